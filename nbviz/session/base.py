@@ -1,0 +1,217 @@
+"""What a dashboard needs from a run, shared by TrainingSession and the plain-loop watch()."""
+
+from __future__ import annotations
+
+import abc
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from typing import Any, Protocol, TypeVar
+
+import torch
+from torch import nn
+
+from . import hyperparams
+from .control import TrainingControl
+from .history import History
+
+log = logging.getLogger("nbviz")
+T = TypeVar("T")
+
+
+class Callback(Protocol):
+    """Optional hooks a view registers to run inside the training thread (keep them cheap).
+
+    Each method is optional; a callback that raises is removed and the error is recorded,
+    training goes on.
+    """
+
+    def on_after_backward(self, run: SessionBase) -> None: ...
+    def on_batch_end(self, run: SessionBase) -> None: ...
+    def on_epoch_end(self, run: SessionBase) -> None: ...
+
+
+def check_model(model: object) -> nn.Module:
+    if not isinstance(model, nn.Module):
+        raise TypeError(
+            f"model must be a torch.nn.Module, got {type(model).__name__}. "
+            "Wrap plain functions in an nn.Module subclass.")
+    return model
+
+
+class SessionBase(abc.ABC):
+    """Control, history, hyperparameters and probe access for one model being trained."""
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer | None,
+                 history_capacity: int = 2048) -> None:
+        self.model = check_model(model)
+        if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+            raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+        self.optimizer = optimizer
+        self.control = TrainingControl()
+        self.history = History(history_capacity)
+        self.step_count = 0
+        self.epoch = 0
+        self.epochs: int | None = None
+        self.steps_per_epoch: int | None = None
+        self.batch_size: int | None = None
+        self.status_message = ""
+        self.error: BaseException | None = None
+        self.error_traceback: str | None = None
+        self._callbacks: list[Any] = []
+        self._model_lock = threading.RLock()
+        self._probe_cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._pump: Any = None
+        self._started_at = time.monotonic()
+
+    # ---- what the loop is doing ---------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def loop_active(self) -> bool:
+        """True while a training loop is between batches of this run (running or paused)."""
+
+    @property
+    @abc.abstractmethod
+    def state(self) -> str:
+        """One of idle, running, paused, stopped, finished, failed."""
+
+    def _in_loop_thread(self) -> bool:
+        return False
+
+    # ---- commands, safe from any thread -------------------------------------------------
+    def pause(self) -> None:
+        """Pause at the next batch boundary."""
+        self.control.pause()
+
+    def resume(self) -> None:
+        self.control.resume()
+
+    def step(self, n: int = 1) -> None:
+        """Train exactly ``n`` more batches, then pause."""
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"step(n) needs a whole number of batches >= 1, got {n!r}")
+        self.control.step(n)
+
+    def run_at_batch_boundary(self, fn: Callable[[], T]) -> Future:
+        """Run ``fn`` where it cannot race the training step; the Future holds its result.
+
+        While a loop is active ``fn`` runs in its thread at the next batch boundary (at once
+        if paused); otherwise it runs now, in the calling thread, under the model lock.
+        """
+        with self._model_lock:
+            if self.loop_active and not self._in_loop_thread():
+                return self.control.submit(fn)
+            future: Future = Future()
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+            return future
+
+    def set_hyperparameter(self, name: str, value: float) -> Future:
+        """Change ``lr``, ``weight_decay`` or ``momentum`` from the next batch on.
+
+        Raises:
+            HyperparameterError: the value is refused (NaN, <= 0 learning rate, absurdly
+                large, unknown name); the old value stays in force.
+        """
+        value = hyperparams.validate(name, value)
+        if self.optimizer is None:
+            raise hyperparams.HyperparameterError("this run has no optimizer to change")
+        hyperparams.check_supported(self.optimizer, name)
+        return self.run_at_batch_boundary(lambda: self._apply_hyperparameter(name, value))
+
+    def _apply_hyperparameter(self, name: str, value: float) -> hyperparams.Change:
+        change = hyperparams.apply(self.optimizer, name, value)
+        self.history.add_event(self.step_count, "hyperparameter",
+                               f"{name}: {change.old:.3g} -> {value:.3g}", self.wall_time(),
+                               name=name, old=change.old, new=value)
+        if name == "lr":
+            self.history.log(self.step_count, lr=value)
+        return change
+
+    def get_hyperparameter(self, name: str) -> float | None:
+        return None if self.optimizer is None else hyperparams.current(self.optimizer, name)
+
+    @property
+    def lr(self) -> float | None:
+        return self.get_hyperparameter("lr")
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.set_hyperparameter("lr", value)
+
+    # ---- callbacks from views -----------------------------------------------------------
+    def add_callback(self, callback: Any) -> None:
+        with self._model_lock:
+            if callback not in self._callbacks:
+                self._callbacks = [*self._callbacks, callback]
+
+    def remove_callback(self, callback: Any) -> None:
+        with self._model_lock:
+            self._callbacks = [c for c in self._callbacks if c is not callback]
+
+    def _fire(self, hook: str) -> None:
+        for callback in self._callbacks:
+            method = getattr(callback, hook, None)
+            if method is None:
+                continue
+            try:
+                method(self)
+            except Exception as exc:  # a broken view must never stop training
+                self.remove_callback(callback)
+                self.history.add_event(self.step_count, "view_error",
+                                       f"{type(callback).__name__} failed and was detached: {exc!r}",
+                                       self.wall_time())
+                log.exception("nbviz view callback %r failed", callback)
+
+    # ---- probe data ---------------------------------------------------------------------
+    def _probe_source(self) -> Iterable | None:
+        return None
+
+    def probe_batch(self, n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+        """A fixed batch of up to ``n`` (inputs, targets) on the CPU, the same every call.
+
+        Drawn once from the validation loader (else the training loader) without advancing
+        the RNG training uses.
+        """
+        if self._probe_cache is not None and len(self._probe_cache[0]) >= min(n, 1):
+            inputs, targets = self._probe_cache
+            if len(inputs) >= n or getattr(self, "_probe_exhausted", False):
+                return inputs[:n], targets[:n]
+        source = self._probe_source()
+        if source is None:
+            raise ValueError("this run has no data to probe; pass probe_data= to nbviz.watch()")
+        inputs_list, targets_list, count = [], [], 0
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for batch in source:
+                inputs, targets = self._split_batch(batch)
+                inputs_list.append(inputs.detach().cpu())
+                targets_list.append(targets.detach().cpu())
+                count += len(inputs)
+                if count >= n:
+                    break
+        if not inputs_list:
+            raise ValueError("the data loader yielded no batches to probe")
+        self._probe_exhausted = count < n
+        self._probe_cache = (torch.cat(inputs_list)[:n], torch.cat(targets_list)[:n])
+        return self._probe_cache
+
+    @abc.abstractmethod
+    def _split_batch(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """(inputs, targets) of one batch of this run's data."""
+
+    # ---- the UI pump --------------------------------------------------------------------
+    @property
+    def pump(self) -> Any:
+        """The one UI pump of this run (created on first use)."""
+        if self._pump is None:
+            from ..views.pump import UiPump
+            self._pump = UiPump()
+        return self._pump
+
+    def wall_time(self) -> float:
+        return time.monotonic() - self._started_at

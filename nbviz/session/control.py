@@ -1,0 +1,137 @@
+"""The batch-boundary checkpoint shared by the training thread and the front end.
+
+The training thread calls :meth:`TrainingControl.checkpoint` before every batch. Every other
+thread (widget observers, the notebook's main thread) only calls the small methods that set
+flags or enqueue commands; the checkpoint applies them inside the training thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+
+class StopTraining(Exception):
+    """Raised inside the training loop by the checkpoint when Stop was requested."""
+
+
+Command = Callable[[], Any]
+
+
+class TrainingControl:
+    """Pause, resume, single-step, stop and a command queue, applied at batch boundaries.
+
+    Pausing blocks on a condition variable (no busy wait). Commands are callables run in the
+    thread that calls :meth:`checkpoint`, in the order they were submitted.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._paused = False
+        self._stop = False
+        self._steps_left: int | None = None
+        self._commands: queue.SimpleQueue[tuple[Command, Future]] = queue.SimpleQueue()
+        self._in_checkpoint_thread: int | None = None
+        self.waiting = False  # True while the loop is blocked in a pause
+
+    # ---- requests, safe from any thread -------------------------------------------------
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+            self._steps_left = None
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._steps_left = None
+            self._cond.notify_all()
+
+    def step(self, n: int) -> None:
+        """Run exactly ``n`` more batches, then pause."""
+        with self._cond:
+            self._paused = False
+            self._steps_left = n
+            self._cond.notify_all()
+
+    def request_stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+
+    def clear_stop(self) -> None:
+        with self._cond:
+            self._stop = False
+
+    def submit(self, command: Command) -> Future:
+        """Queue ``command`` for the next batch boundary; the future holds its result."""
+        future: Future = Future()
+        self._commands.put((command, future))
+        with self._cond:
+            self._cond.notify_all()
+        return future
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop
+
+    @property
+    def steps_left(self) -> int | None:
+        return self._steps_left
+
+    # ---- the training thread's side -----------------------------------------------------
+    def run_pending(self) -> None:
+        """Apply every queued command now, in the calling thread."""
+        while True:
+            try:
+                command, future = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(command())
+            except BaseException as exc:  # the caller of submit() sees it on the future
+                future.set_exception(exc)
+
+    def checkpoint(self, on_pause: Callable[[], None] | None = None) -> None:
+        """Call before every batch: apply commands, wait while paused, raise on Stop.
+
+        Args:
+            on_pause: called once each time the loop starts waiting in a pause.
+
+        Raises:
+            StopTraining: when Stop was requested.
+        """
+        announced = False
+        while True:
+            self.run_pending()
+            with self._cond:
+                if self._stop:
+                    raise StopTraining
+                if self._steps_left == 0:
+                    self._paused = True
+                    self._steps_left = None
+                if not self._paused:
+                    if self._steps_left is not None:
+                        self._steps_left -= 1
+                    self.waiting = False
+                    return
+                self.waiting = True
+                if not announced and on_pause is not None:
+                    announced = True
+                    self._cond.release()
+                    try:
+                        on_pause()
+                    finally:
+                        self._cond.acquire()
+                    continue
+                if self._commands.empty():
+                    self._cond.wait()

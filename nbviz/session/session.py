@@ -1,0 +1,383 @@
+"""TrainingSession: trains a model in a background thread, steered from widgets."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..probes import locate_forward_failure, model_device
+from . import checkpoint
+from .base import SessionBase
+from .batches import BatchFormat, to_device
+from .control import StopTraining
+
+
+class TrainingError(RuntimeError):
+    """Training failed in the background thread; ``__cause__`` is the original exception."""
+
+
+class NonFiniteLossError(ArithmeticError):
+    """The loss became NaN or infinite; training paused before applying that step."""
+
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _check_loader(name: str, loader: object, required: bool) -> None:
+    if loader is None:
+        if required:
+            raise TypeError(f"{name} is required: pass a torch.utils.data.DataLoader")
+        return
+    if isinstance(loader, (torch.Tensor, str, bytes)) or not isinstance(loader, Iterable):
+        raise TypeError(
+            f"{name} must be an iterable of batches such as a torch.utils.data.DataLoader, got "
+            f"{type(loader).__name__}. Wrap tensors with DataLoader(TensorDataset(x, y), batch_size=64).")
+
+
+class TrainingSession(SessionBase):
+    """Train ``model`` on ``train_loader`` in a background thread.
+
+    The cell that calls :meth:`start` returns at once; widgets (and code) pause, step, stop
+    and change hyperparameters, which apply at the next batch boundary.
+
+    Args:
+        model: the network to train.
+        train_loader: yields (inputs, targets) batches (tuples, lists, or dicts keyed by
+            ``input_key``/``target_key``).
+        val_loader: evaluated after every epoch for validation loss and accuracy.
+        loss_fn: ``loss_fn(outputs, targets)``; defaults to cross-entropy.
+        optimizer: defaults to SGD with momentum 0.9 at learning rate ``lr``.
+        epochs: how many passes over ``train_loader`` :meth:`start` runs.
+        lr: learning rate of the default optimizer.
+        device: where batches go; defaults to the model's device.
+        input_key, target_key: the keys of dict batches.
+        history_capacity: points kept per series (older points are merged).
+
+    Raises:
+        TypeError, ValueError: for a model, loader, loss or optimizer of the wrong kind.
+
+    Example:
+        >>> session = nbviz.TrainingSession(model, train_loader, val_loader, epochs=3)
+        >>> session.start()          # returns at once
+        >>> session.lr = 0.05        # applies at the next batch
+        >>> session.wait()
+    """
+
+    def __init__(self, model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = None,
+                 loss_fn: LossFn | None = None, optimizer: torch.optim.Optimizer | None = None, *,
+                 epochs: int = 5, lr: float = 0.01, device: str | torch.device | None = None,
+                 input_key: str = "input", target_key: str = "target",
+                 history_capacity: int = 2048) -> None:
+        _check_loader("train_loader", train_loader, required=True)
+        _check_loader("val_loader", val_loader, required=False)
+        if loss_fn is not None and not callable(loss_fn):
+            raise TypeError(f"loss_fn must be callable as loss_fn(outputs, targets), got {type(loss_fn).__name__}")
+        if optimizer is None:
+            from .hyperparams import validate
+            optimizer = torch.optim.SGD(model.parameters(), lr=validate("lr", lr), momentum=0.9) \
+                if isinstance(model, nn.Module) else None
+        super().__init__(model, optimizer, history_capacity)
+        self.train_loader = train_loader
+        self.val_loader = val_loader
+        self.loss_fn: LossFn = loss_fn if loss_fn is not None else nn.CrossEntropyLoss()
+        self.epochs = self._check_epochs(epochs)
+        self.device = torch.device(device) if device is not None else model_device(model)
+        self.batch_format = BatchFormat(input_key, target_key)
+        self.steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
+        self.batch_size = getattr(train_loader, "batch_size", None)
+        self._thread: threading.Thread | None = None
+        self._loop_alive = False
+        self._end_state = "idle"
+        self._initial = self._capture_state()
+
+    # ---- state ----------------------------------------------------------------------------
+    @staticmethod
+    def _check_epochs(epochs: object) -> int:
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
+        return epochs
+
+    def set_epochs(self, epochs: int) -> None:
+        """Change how many epochs the run lasts (takes effect at the next epoch boundary)."""
+        self.epochs = self._check_epochs(epochs)
+
+    @property
+    def loop_active(self) -> bool:
+        return self._loop_alive
+
+    @property
+    def state(self) -> str:
+        if self._loop_alive:
+            return "paused" if self.control.waiting else "running"
+        return self._end_state
+
+    def _in_loop_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def _split_batch(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.batch_format.split(batch)
+
+    def _probe_source(self) -> Iterable:
+        return self.val_loader if self.val_loader is not None else self.train_loader
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def start(self, paused: bool = False) -> None:
+        """Start (or resume) training in the background; returns at once.
+
+        Raises:
+            RuntimeError: when all epochs are done (raise ``session.epochs`` to go on).
+        """
+        with self._model_lock:
+            if self._loop_alive:
+                self.control.resume()
+                return
+            if self.epoch >= self.epochs:
+                raise RuntimeError(
+                    f"training already ran its {self.epochs} epochs; set session.epochs higher "
+                    "(or call session.reset()) to train more")
+            self.control.clear_stop()
+            if paused:
+                self.control.pause()
+            elif self.control.steps_left is None:
+                self.control.resume()
+            self.error = self.error_traceback = None
+            self.status_message = ""
+            self._loop_alive = True
+            self._thread = threading.Thread(target=self._run, name="nbviz-training", daemon=True)
+            self._thread.start()
+
+    def step(self, n: int = 1) -> None:
+        """Train exactly ``n`` more batches, then pause (starting the thread if needed)."""
+        super().step(n)
+        if not self._loop_alive:
+            self.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop at the next batch boundary and join the training thread."""
+        thread = self._thread
+        self.control.request_stop()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until training ends.
+
+        Raises:
+            TrainingError: if training failed; its ``__cause__`` is the original error.
+            TimeoutError: if ``timeout`` seconds pass first.
+        """
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                raise TimeoutError(f"training still running after {timeout} s")
+        if self._end_state == "failed" and self.error is not None:
+            raise TrainingError(f"training failed at step {self.step_count}: {self.error}") from self.error
+
+    def reset(self) -> None:
+        """Stop, restore the weights and optimizer to how they were at creation, clear history."""
+        self.stop()
+        with self._model_lock:
+            self._restore_state(self._initial)
+            self.history.clear()
+            self.step_count = self.epoch = 0
+            self.error = self.error_traceback = None
+            self.status_message = "reset to the initial weights"
+            self._end_state = "idle"
+
+    # ---- the training thread ---------------------------------------------------------------
+    def _run(self) -> None:
+        end_state = "finished"
+        try:
+            while self.epoch < self.epochs:
+                self._train_epoch()
+                self._end_epoch()
+            self.status_message = f"finished {self.epochs} epochs at step {self.step_count}"
+        except StopTraining:
+            end_state = "stopped"
+            self.status_message = f"stopped at step {self.step_count}"
+        except Exception as exc:
+            end_state = "failed"
+            self.error = exc
+            self.error_traceback = traceback.format_exc()
+            self.status_message = f"training failed at step {self.step_count}: {exc}"
+            self.history.add_event(self.step_count, "error", str(exc), self.wall_time())
+        finally:
+            with self._model_lock:
+                self._end_state = end_state
+                self._loop_alive = False
+                self.control.run_pending()
+
+    def _on_pause(self) -> None:
+        if not self.status_message.startswith("loss became"):
+            self.status_message = f"paused at step {self.step_count}"
+
+    def _train_epoch(self) -> None:
+        model, optimizer, control = self.model, self.optimizer, self.control
+        model.train()
+        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        seen = 0
+        loss_sum = 0.0
+        rate_t0, rate_samples = time.perf_counter(), 0
+        batches = iter(self.train_loader)
+        while True:
+            control.checkpoint(self._on_pause)
+            self.status_message = ""
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            inputs, targets = self._split_batch(batch)
+            inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
+            optimizer.zero_grad(set_to_none=True)
+            outputs = self._forward(inputs)
+            loss = self.loss_fn(outputs, targets)
+            loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                self._on_non_finite_loss(loss_value)
+                continue
+            loss.backward()
+            self._fire("on_after_backward")
+            optimizer.step()
+            self.step_count += 1
+            n = len(inputs)
+            seen += n
+            loss_sum += loss_value * n
+            if outputs.dim() == 2 and targets.dim() == 1 and not targets.is_floating_point():
+                correct += (outputs.detach().argmax(1) == targets).sum()
+            rate_samples += n
+            elapsed = time.perf_counter() - rate_t0
+            values = {"train_loss": loss_value, "lr": optimizer.param_groups[0]["lr"],
+                      "wall_time": self.wall_time()}
+            if elapsed >= 0.5:
+                values["samples_per_sec"] = rate_samples / elapsed
+                rate_t0, rate_samples = time.perf_counter(), 0
+            self.history.log(self.step_count, **values)
+            self._fire("on_batch_end")
+        if seen:
+            metrics = {"train_epoch_loss": loss_sum / seen}
+            if int(correct):
+                metrics["train_accuracy"] = int(correct) / seen
+            self.history.log(self.step_count, **metrics)
+
+    def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        buffers = None
+        if self.step_count == 0:  # a shape error usually shows on the first batch: keep BN stats safe
+            buffers = [b.detach().clone() for b in self.model.buffers()]
+        try:
+            return self.model(inputs)
+        except Exception as exc:
+            if buffers is not None:
+                with torch.no_grad():
+                    for saved, buffer in zip(buffers, self.model.buffers()):
+                        buffer.copy_(saved)
+            failure = locate_forward_failure(self.model, inputs)
+            if failure is None:
+                raise
+            raise RuntimeError(failure.message()) from exc
+
+    def _on_non_finite_loss(self, value: float) -> None:
+        self.control.pause()
+        message = (f"loss became {value} at step {self.step_count + 1} (epoch {self.epoch + 1}); "
+                   "training paused before applying that step, so the weights are those of step "
+                   f"{self.step_count}. Lower the learning rate (now {self.lr:.3g}) and resume.")
+        self.status_message = message
+        self.history.add_event(self.step_count, "non_finite_loss", message, self.wall_time(),
+                               loss=value)
+
+    def _end_epoch(self) -> None:
+        metrics = self._validate() if self.val_loader is not None else {}
+        self.epoch += 1
+        if metrics:
+            self.history.log(self.step_count, **metrics)
+        self.history.add_event(self.step_count, "epoch", f"epoch {self.epoch} done", self.wall_time(),
+                               epoch=self.epoch, **metrics)
+        self._fire("on_epoch_end")
+
+    def _validate(self) -> dict[str, float]:
+        """Validation loss and accuracy, without advancing the RNG training uses."""
+        model = self.model
+        total, loss_sum, correct = 0, 0.0, 0
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.random.fork_rng(devices=[]), torch.no_grad():
+                for batch in self.val_loader:
+                    inputs, targets = self._split_batch(batch)
+                    inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
+                    outputs = model(inputs)
+                    loss_sum += float(self.loss_fn(outputs, targets)) * len(inputs)
+                    if outputs.dim() == 2 and targets.dim() == 1 and not targets.is_floating_point():
+                        correct += int((outputs.argmax(1) == targets).sum())
+                    total += len(inputs)
+        finally:
+            model.train(was_training)
+        if not total:
+            return {}
+        metrics = {"val_loss": loss_sum / total}
+        metrics["val_accuracy"] = correct / total
+        return metrics
+
+    # ---- checkpoints -----------------------------------------------------------------------
+    def _capture_state(self) -> dict[str, Any]:
+        return {
+            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "step": self.step_count,
+            "epoch": self.epoch,
+        }
+
+    def _restore_state(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step_count = state["step"]
+        self.epoch = state["epoch"]
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write model, optimizer, history and counters to ``path`` atomically.
+
+        Safe while training runs: the state is copied at a batch boundary.
+        """
+        state = self.run_at_batch_boundary(lambda: {
+            **self._capture_state(), "epochs": self.epochs, "history": self.history.state_dict()
+        }).result()
+        checkpoint.write_atomic(state, path)
+        self.history.add_event(self.step_count, "checkpoint", f"saved to {path}", self.wall_time())
+
+    def restore(self, path: str | os.PathLike) -> None:
+        """Load a checkpoint written by :meth:`save` into this session (training stopped).
+
+        Raises:
+            RuntimeError: while training runs (stop it first).
+            FileNotFoundError, ValueError: the file is missing or not a checkpoint.
+        """
+        if self._loop_alive:
+            raise RuntimeError("stop training before restoring a checkpoint: session.stop()")
+        state = checkpoint.read(path, map_location=self.device)
+        with self._model_lock:
+            before = self._capture_state()
+            try:
+                self._restore_state(state)
+            except (RuntimeError, KeyError, ValueError) as exc:
+                self._restore_state(before)  # a checkpoint that does not fit changes nothing
+                raise ValueError(f"{path} does not fit this model and optimizer: {exc}") from exc
+        self.epochs = max(self.epochs, state.get("epochs", self.epochs))
+        self.history.load_state_dict(state["history"])
+        self._end_state = "idle"
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, model: nn.Module, train_loader: Iterable,
+             val_loader: Iterable | None = None, **kwargs: Any) -> TrainingSession:
+        """A new session continuing the run saved at ``path`` (same model architecture)."""
+        session = cls(model, train_loader, val_loader, **kwargs)
+        session.restore(path)
+        return session

@@ -1,0 +1,87 @@
+"""The one UI pump per run: the only thread that writes output widgets.
+
+Each tick it asks every registered, active view to refresh; a view decides whether it is
+dirty (cheap version checks) and, if so, sets its traits inside ``hold_sync`` so each
+widget sends at most one message per tick. Each view also names its own minimum interval,
+which is how the dashboard stays under its message budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from typing import Protocol
+
+log = logging.getLogger("nbviz")
+
+
+class PumpedView(Protocol):
+    """What the pump needs of a view."""
+
+    active: bool  # False while hidden (a tab not shown) or closed
+    min_interval: float  # seconds between two refreshes of this view
+
+    def refresh(self) -> None:
+        """Bring the widgets up to date; called from the pump thread only."""
+
+
+class UiPump:
+    """A daemon thread that refreshes registered views at up to ``hz`` ticks per second."""
+
+    def __init__(self, hz: float = 10.0) -> None:
+        if not 0 < hz <= 20:
+            raise ValueError(f"the UI pump runs at 0-20 Hz, got {hz}")
+        self.interval = 1.0 / hz
+        self._views: weakref.WeakSet = weakref.WeakSet()
+        self._last: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.ticks = 0
+        self.failures = 0
+
+    def register(self, view: PumpedView) -> None:
+        with self._lock:
+            self._views.add(view)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name="nbviz-ui-pump", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def unregister(self, view: PumpedView) -> None:
+        with self._lock:
+            self._views.discard(view)
+
+    def poke(self) -> None:
+        """Refresh soon rather than at the next tick (after a user action)."""
+        self._wake.set()
+
+    def tick(self) -> None:
+        """Refresh every active view whose interval has passed (the pump thread calls this)."""
+        now = time.monotonic()
+        with self._lock:
+            views = list(self._views)
+        for view in views:
+            if not getattr(view, "active", False):
+                continue
+            if now - self._last.get(view, -1e9) < getattr(view, "min_interval", 0.0):
+                continue
+            self._last[view] = now
+            try:
+                view.refresh()
+            except Exception:  # a broken view must not take the others (or training) down
+                self.failures += 1
+                log.exception("nbviz view %r failed to refresh", view)
+        self.ticks += 1
+
+    def _loop(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            with self._lock:
+                if not self._views:
+                    self._thread = None
+                    return
+            self.tick()
