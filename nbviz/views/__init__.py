@@ -1,0 +1,1 @@
+"""One widget class per view, each usable alone and as a Dashboard tab."""

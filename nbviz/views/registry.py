@@ -1,0 +1,9 @@
+"""The tabs a Dashboard shows besides Training, in order: (title, "module:Class").
+
+Each class takes the session as its only required argument and is a LiveView.
+"""
+
+from __future__ import annotations
+
+DASHBOARD_TABS: list[tuple[str, str]] = [
+]
