@@ -1,0 +1,167 @@
+"""ImageGrid: a canvas of uint8 image tiles sent as one binary buffer (anywidget front end).
+
+Used by the feature-map view (one tile per channel), the weight views (one tile per filter)
+and anything else that shows many small images at once. Pixels travel as one ``bytes``
+buffer plus shape traits, never as JSON lists, and are drawn by ``js/src/image_grid.js``.
+
+Example:
+    >>> grid = ImageGrid(colormap="viridis")
+    >>> grid.set_tiles(np.zeros((64, 28, 28), np.uint8))
+    >>> grid.on_click(lambda index: print("tile", index))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import numpy as np
+import torch
+import traitlets
+
+COLORMAPS = ("gray", "viridis", "magma", "inferno", "coolwarm")
+"""Colormaps the front end knows (js/src/lib/colormap.js); applied to one-channel tiles."""
+
+_STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def scale_to_uint8(values: torch.Tensor | np.ndarray, per_tile: bool = True,
+                   symmetric: bool = False) -> np.ndarray:
+    """Map float tiles (N x H x W or N x H x W x 3) to uint8 0..255.
+
+    Args:
+        values: the tiles; the first axis indexes tiles.
+        per_tile: stretch each tile over its own min..max (True) or all tiles over the
+            common min..max (False), so tiles can be compared with each other.
+        symmetric: map -m..m with m the largest magnitude (0 lands on 128), for signed
+            data such as weights shown with a diverging colormap.
+
+    Returns:
+        A C-contiguous uint8 array of the same shape. Constant tiles become 0 (or 128
+        when symmetric); NaN becomes 0.
+    """
+    if isinstance(values, torch.Tensor):
+        values = values.detach().to("cpu", torch.float32).numpy()
+    array = np.asarray(values, dtype=np.float32)
+    if array.ndim < 3:
+        raise ValueError(f"tiles need shape N x H x W (or N x H x W x 3), got shape {array.shape}")
+    array = np.nan_to_num(array, nan=0.0, posinf=0.0, neginf=0.0)
+    axes = tuple(range(1, array.ndim)) if per_tile else tuple(range(array.ndim))
+    if symmetric:
+        high = np.abs(array).max(axis=axes, keepdims=True)
+        low = -high
+    else:
+        low = array.min(axis=axes, keepdims=True)
+        high = array.max(axis=axes, keepdims=True)
+    span = high - low
+    safe = np.where(span > 0, span, 1.0)
+    scaled = (array - low) / safe * 255.0
+    scaled = np.where(span > 0, scaled, 127.5 if symmetric else 0.0)
+    return np.ascontiguousarray(np.clip(scaled + 0.5, 0, 255).astype(np.uint8))
+
+
+class ImageGrid(anywidget.AnyWidget):
+    """A grid of uint8 tiles on one canvas; clicking a tile reports its index to Python.
+
+    Set the pixels with :meth:`set_tiles` (one message for data and shape). One-channel
+    tiles are coloured with ``colormap``; three-channel tiles are shown as RGB.
+    ``selected`` outlines one tile (-1 for none). ``tile_size`` is the display size in
+    pixels of a tile's longer side; ``columns`` 0 picks a near-square grid.
+    """
+
+    _esm = _STATIC / "image_grid.js"
+
+    data = traitlets.Bytes(b"").tag(sync=True)
+    count = traitlets.Int(0).tag(sync=True)
+    tile_height = traitlets.Int(0).tag(sync=True)
+    tile_width = traitlets.Int(0).tag(sync=True)
+    channels = traitlets.Int(1).tag(sync=True)
+    colormap = traitlets.Unicode("gray").tag(sync=True)
+    columns = traitlets.Int(0).tag(sync=True)
+    tile_size = traitlets.Int(48).tag(sync=True)
+    selected = traitlets.Int(-1).tag(sync=True)
+    caption = traitlets.Unicode("").tag(sync=True)
+    labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._click_handlers: list[Callable[[int], None]] = []
+        self.on_msg(self._handle_message)
+
+    @traitlets.validate("colormap")
+    def _valid_colormap(self, proposal: traitlets.Bunch) -> str:
+        if proposal["value"] not in COLORMAPS:
+            raise traitlets.TraitError(
+                f"unknown colormap {proposal['value']!r}; use one of {', '.join(COLORMAPS)}")
+        return proposal["value"]
+
+    @traitlets.validate("tile_size")
+    def _valid_tile_size(self, proposal: traitlets.Bunch) -> int:
+        if not 4 <= proposal["value"] <= 1024:
+            raise traitlets.TraitError(f"tile_size must be 4..1024 pixels, got {proposal['value']}")
+        return proposal["value"]
+
+    @traitlets.validate("columns")
+    def _valid_columns(self, proposal: traitlets.Bunch) -> int:
+        if proposal["value"] < 0:
+            raise traitlets.TraitError(f"columns must be >= 0 (0 = automatic), got {proposal['value']}")
+        return proposal["value"]
+
+    def set_tiles(self, tiles: np.ndarray, labels: Sequence[str] | None = None,
+                  selected: int | None = None, caption: str | None = None) -> None:
+        """Show ``tiles``: uint8 of shape N x H x W (one channel) or N x H x W x 3 (RGB).
+
+        Sends data, shape (and the optional labels, selection, caption) in one message.
+
+        Raises:
+            TypeError: tiles are not uint8 (use :func:`scale_to_uint8` first).
+            ValueError: the shape is not N x H x W or N x H x W x 3.
+        """
+        array = np.asarray(tiles)
+        if array.dtype != np.uint8:
+            raise TypeError(f"tiles must be uint8, got {array.dtype}; convert with "
+                            "nbviz.views.image_grid.scale_to_uint8(values)")
+        if array.ndim == 3:
+            channels = 1
+        elif array.ndim == 4 and array.shape[3] == 3:
+            channels = 3
+        else:
+            raise ValueError(f"tiles must have shape N x H x W or N x H x W x 3, got {array.shape}")
+        if labels is not None and len(labels) not in (0, len(array)):
+            raise ValueError(f"got {len(labels)} labels for {len(array)} tiles")
+        payload = np.ascontiguousarray(array).tobytes()  # a copy: the caller may reuse its array
+        with self.hold_sync():
+            self.data = payload
+            self.count, self.tile_height, self.tile_width = array.shape[:3]
+            self.channels = channels
+            if labels is not None:
+                self.labels = [str(label) for label in labels]
+            if selected is not None:
+                self.selected = selected
+            if caption is not None:
+                self.caption = caption
+
+    def on_click(self, callback: Callable[[int], None], remove: bool = False) -> None:
+        """Call ``callback(index)`` when a tile is clicked (``remove=True`` unregisters it).
+
+        The callback runs on whatever thread delivers comm messages: keep it to validating
+        and setting state.
+        """
+        if remove:
+            self._click_handlers = [h for h in self._click_handlers if h is not callback]
+        elif callback not in self._click_handlers:
+            self._click_handlers = [*self._click_handlers, callback]
+
+    def _handle_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        if not isinstance(content, dict) or content.get("type") != "click":
+            return
+        index = content.get("index")
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.count:
+            return  # untrusted input from the front end: ignore what is not a tile index
+        for handler in self._click_handlers:
+            handler(index)
+
+
+__all__ = ["COLORMAPS", "ImageGrid", "scale_to_uint8"]
