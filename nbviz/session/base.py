@@ -94,6 +94,10 @@ class SessionBase(abc.ABC):
             raise ValueError(f"step(n) needs a whole number of batches >= 1, got {n!r}")
         self.control.step(n)
 
+    def request_stop(self) -> None:
+        """Ask the loop to stop at its next batch boundary; returns at once."""
+        self.control.request_stop()
+
     def run_at_batch_boundary(self, fn: Callable[[], T]) -> Future:
         """Run ``fn`` where it cannot race the training step; the Future holds its result.
 

@@ -101,6 +101,12 @@ class TrainingControl:
             except BaseException as exc:  # the caller of submit() sees it on the future
                 future.set_exception(exc)
 
+    def batch_done(self) -> None:
+        """Count one trained batch towards a pending ``step(n)``."""
+        with self._cond:
+            if self._steps_left:
+                self._steps_left -= 1
+
     def checkpoint(self, on_pause: Callable[[], None] | None = None) -> None:
         """Call before every batch: apply commands, wait while paused, raise on Stop.
 
@@ -120,8 +126,6 @@ class TrainingControl:
                     self._paused = True
                     self._steps_left = None
                 if not self._paused:
-                    if self._steps_left is not None:
-                        self._steps_left -= 1
                     self.waiting = False
                     return
                 self.waiting = True

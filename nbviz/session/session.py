@@ -249,6 +249,7 @@ class TrainingSession(SessionBase):
             self._fire("on_after_backward")
             optimizer.step()
             self.step_count += 1
+            control.batch_done()
             n = len(inputs)
             seen += n
             loss_sum += loss_value * n
@@ -278,7 +279,7 @@ class TrainingSession(SessionBase):
         except Exception as exc:
             if buffers is not None:
                 with torch.no_grad():
-                    for saved, buffer in zip(buffers, self.model.buffers()):
+                    for saved, buffer in zip(buffers, self.model.buffers(), strict=True):
                         buffer.copy_(saved)
             failure = locate_forward_failure(self.model, inputs)
             if failure is None:

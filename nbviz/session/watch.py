@@ -121,6 +121,8 @@ class Watch(SessionBase):
             if not isinstance(value, (int, float)):
                 raise ValueError(f"metric {name!r} must be a number, got {type(value).__name__}")
             values[name] = float(value)
+        if step > self.step_count:
+            self.control.batch_done()
         self.step_count = step
         if self.optimizer is not None:
             values.setdefault("lr", self.optimizer.param_groups[0]["lr"])
@@ -140,7 +142,7 @@ class Watch(SessionBase):
 
     def stop(self) -> None:
         """Ask the loop to stop at its next checkpoint."""
-        self.control.request_stop()
+        self.request_stop()
 
     def start(self) -> None:
         """Resume a paused loop (the loop itself is yours to start)."""

@@ -1,0 +1,209 @@
+"""The control bar: Start/Pause/Step/Stop, learning rate, epochs, progress, status, errors."""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..session.base import SessionBase
+from ..session.hyperparams import HyperparameterError
+from .base import LiveView, message_html
+
+LR_MIN_EXP, LR_MAX_EXP = -6, 1  # the slider's range, 1e-6 .. 10
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def total_steps(session: SessionBase) -> int | None:
+    if getattr(session, "total_steps", None):
+        return session.total_steps
+    if session.epochs and session.steps_per_epoch:
+        return session.epochs * session.steps_per_epoch
+    return None
+
+
+class ControlBar(LiveView):
+    """Buttons and fields that steer the run, and a live summary of where it is.
+
+    Clicks only set flags or enqueue commands; the training loop applies them at its next
+    batch boundary. Refused values (a learning rate <= 0, NaN or absurd) put the old value
+    back and say why.
+    """
+
+    min_interval = 0.25
+
+    def __init__(self, session: SessionBase) -> None:
+        button = widgets.Layout(width="auto")
+        self.start_button = widgets.Button(description="Start", icon="play", button_style="success",
+                                           tooltip="Start or resume training", layout=button)
+        self.pause_button = widgets.Button(description="Pause", icon="pause",
+                                           tooltip="Pause at the next batch", layout=button)
+        self.step_button = widgets.Button(description="Step", icon="step-forward",
+                                          tooltip="Train this many batches, then pause", layout=button)
+        self.step_count_field = widgets.BoundedIntText(value=1, min=1, max=100_000,
+                                                       layout=widgets.Layout(width="80px"))
+        self.stop_button = widgets.Button(description="Stop", icon="stop", button_style="danger",
+                                          tooltip="Stop at the next batch", layout=button)
+        lr = session.lr if session.lr is not None else 0.01
+        self.lr_slider = widgets.FloatLogSlider(value=lr, base=10, min=LR_MIN_EXP, max=LR_MAX_EXP,
+                                                step=0.05, description="learning rate",
+                                                readout_format=".2e", continuous_update=False,
+                                                style={"description_width": "initial"})
+        self.lr_field = widgets.FloatText(value=lr, layout=widgets.Layout(width="110px"))
+        self.epochs_field = widgets.IntText(value=session.epochs or 0, description="epochs",
+                                            disabled=session.epochs is None,
+                                            layout=widgets.Layout(width="150px"),
+                                            style={"description_width": "initial"})
+        self.progress = widgets.FloatProgress(value=0.0, min=0.0, max=1.0,
+                                              layout=widgets.Layout(width="220px"))
+        self.progress_label = widgets.HTML()
+        self.status = widgets.HTML()
+        self.error = widgets.HTML()
+        self.step_label = widgets.Label()  # the step counter, also read by browser tests
+        self.step_label.add_class("nbviz-step")
+        self.status.add_class("nbviz-status")
+        self._applying = False
+        self._notice: tuple[str, str, str] | None = None
+        self._shown: dict[str, Any] = {}
+        super().__init__(session, children=[
+            widgets.HBox([self.start_button, self.pause_button, self.step_button,
+                          self.step_count_field, self.stop_button, self.lr_slider, self.lr_field,
+                          self.epochs_field]),
+            widgets.HBox([self.progress, self.step_label, self.progress_label]),
+            self.status, self.error])
+        self.add_class("nbviz-controls")
+        self.start_button.on_click(self._on_start)
+        self.pause_button.on_click(lambda _: self.session.pause())
+        self.step_button.on_click(self._on_step)
+        self.stop_button.on_click(lambda _: self.session.request_stop())
+        self.lr_slider.observe(self._on_lr, names="value")
+        self.lr_field.observe(self._on_lr, names="value")
+        self.epochs_field.observe(self._on_epochs, names="value")
+
+    # ---- front-end events: validate, enqueue, say what happened ------------------------------
+    def _on_start(self, _: Any) -> None:
+        try:
+            self.session.start()
+        except (RuntimeError, ValueError) as exc:
+            self._say(str(exc), "warning")
+        self.session.pump.poke()
+
+    def _on_step(self, _: Any) -> None:
+        try:
+            self.session.step(int(self.step_count_field.value))
+        except (RuntimeError, ValueError) as exc:
+            self._say(str(exc), "warning")
+
+    def _on_lr(self, change: dict[str, Any]) -> None:
+        if self._applying:
+            return
+        value = change["new"]
+        if value == self.session.lr:
+            return
+        try:
+            self.session.set_hyperparameter("lr", value)
+        except HyperparameterError as exc:
+            self._say(f"learning rate refused: {exc}", "warning")
+            self._show_lr(self.session.lr)
+            return
+        self._show_lr(value)
+
+    def _on_epochs(self, change: dict[str, Any]) -> None:
+        if self._applying or not hasattr(self.session, "set_epochs"):
+            return
+        try:
+            self.session.set_epochs(change["new"])
+        except ValueError as exc:
+            self._say(str(exc), "warning")
+            self._applying = True
+            try:
+                self.epochs_field.value = change["old"]
+            finally:
+                self._applying = False
+
+    def _show_lr(self, value: float | None) -> None:
+        if value is None:
+            return
+        self._applying = True
+        try:
+            low, high = 10.0 ** LR_MIN_EXP, 10.0 ** LR_MAX_EXP
+            self.lr_slider.value = min(max(value, low), high)
+            self.lr_field.value = value
+        finally:
+            self._applying = False
+
+    def _say(self, text: str, kind: str = "info") -> None:
+        """Show ``text`` on the status line at the next refresh, until the state changes."""
+        self._notice = (text, kind, self.session.state)
+        self.session.pump.poke()
+
+    # ---- the pump's side -------------------------------------------------------------------
+    def refresh(self) -> None:
+        session = self.session
+        state = session.state
+        history = session.history
+        step = session.step_count
+        rate = history.last("samples_per_sec")
+        total = total_steps(session)
+        fraction = min(step / total, 1.0) if total else 0.0
+        parts = [f"epoch {session.epoch + (state in ('running', 'paused'))}"
+                 + (f"/{session.epochs}" if session.epochs else "")]
+        if rate:
+            parts.append(f"{rate:,.0f} samples/s")
+            if total and session.batch_size and state == "running":
+                parts.append(f"{format_duration((total - step) * session.batch_size / rate)} left")
+        status_text = state + (f": {session.status_message}" if session.status_message else "")
+        kind = "error" if state == "failed" else (
+            "warning" if "loss became" in session.status_message else "info")
+        notice = self._notice
+        if notice is not None:
+            if notice[2] == state:
+                status_text, kind = notice[0], notice[1]
+            else:
+                self._notice = None
+        error_html = ""
+        if session.error is not None:
+            error_html = (f"<details open><summary><b>Training failed:</b> "
+                          f"{html.escape(str(session.error))}</summary>"
+                          f"<pre>{html.escape(session.error_traceback or '')}</pre></details>")
+        lr = session.lr
+        with self.hold_sync():
+            self._set(self.progress, "value", round(fraction, 3))
+            self._set(self.step_label, "value", f"step {step}")
+            self._set(self.progress_label, "value", " · ".join(parts))
+            self._set(self.status, "value", message_html(status_text, kind))
+            self._set(self.error, "value", error_html)
+            if lr is not None and lr != self._shown.get("lr"):
+                self._shown["lr"] = lr
+                if lr != self.lr_field.value:
+                    self._show_lr(lr)
+            if session.epochs and session.epochs != self._shown.get("epochs"):
+                self._shown["epochs"] = session.epochs
+                self._applying = True
+                try:
+                    self.epochs_field.value = session.epochs
+                finally:
+                    self._applying = False
+            self._set(self.pause_button, "disabled", state != "running")
+            self._set(self.start_button, "description",
+                      "Resume" if state == "paused" else "Start")
+
+    def _set(self, widget: widgets.Widget, name: str, value: Any) -> None:
+        """Set a trait only when it changed, so an idle dashboard sends nothing."""
+        if getattr(widget, name) != value:
+            setattr(widget, name, value)
+
