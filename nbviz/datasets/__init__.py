@@ -1,6 +1,9 @@
 """Embedded default data (no download) and loaders for standard datasets."""
 
 from .digits import digits
+from .shapes import SHAPE_CLASSES, shapes
 from .split import DataSplit
+from .standard import Cifar10, DatasetNotFoundError, cifar10, fashion_mnist, mnist
 
-__all__ = ["DataSplit", "digits"]
+__all__ = ["SHAPE_CLASSES", "Cifar10", "DataSplit", "DatasetNotFoundError", "cifar10", "digits",
+           "fashion_mnist", "mnist", "shapes"]
