@@ -22,7 +22,10 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it, imported on first access
 _LAZY = {
+    "AugmentationPanel": "nbviz.views.augmentation",
     "Dashboard": "nbviz.views.dashboard",
+    "EmbeddingExplorer": "nbviz.views.embeddings",
+    "ScatterWidget": "nbviz.views.scatter_widget",
     "datasets": "nbviz.datasets",
     "models": "nbviz.models",
 }

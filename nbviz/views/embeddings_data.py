@@ -1,0 +1,92 @@
+"""Data helpers of the embedding explorer: memory check, layer choices, colours, thumbnails."""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._embed_adapter import last_linear
+
+FEATURE_BYTES_GUESS = 4 * 1024  # float32 features of up to 1024 dims per sample
+
+
+def available_memory() -> int:
+    """Bytes of physical memory free now (Linux/macOS), or a large number when unknown."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - other platforms
+        return 1 << 62
+
+
+def check_probe_memory(n: int, sample_shape: tuple[int, ...], element_size: int = 4,
+                       available: int | None = None) -> int:
+    """Bytes a probe set of ``n`` samples needs (inputs, thumbnails, features, layouts).
+
+    Raises:
+        ValueError: more than half the free memory; the message gives the size needed.
+    """
+    numel = math.prod(sample_shape) if sample_shape else 1
+    need = n * (numel * element_size + numel + FEATURE_BYTES_GUESS + 64)
+    free = available_memory() if available is None else available
+    if need > free // 2:
+        raise ValueError(
+            f"a probe set of {n} samples of shape {tuple(sample_shape)} needs about "
+            f"{need / 2**30:.2f} GiB, but only {free / 2**30:.2f} GiB is free (the explorer uses "
+            "at most half); pass a smaller n_samples")
+    return need
+
+
+def layer_options(model: nn.Module) -> list[tuple[str, str]]:
+    """(label, value) choices: the last Linear's input first, then every submodule's output."""
+    options: list[tuple[str, str]] = []
+    linear = last_linear(model)
+    if linear is not None:
+        options.append((f"input of {linear} (Linear)", f"{linear}:input"))
+    for name, module in model.named_modules():
+        if name:
+            options.append((f"{name} ({type(module).__name__})", name))
+    return options
+
+
+def point_colors(color_by: str, labels: np.ndarray, pred: tuple[np.ndarray, ...] | None,
+                 names: list[str]) -> tuple[dict[str, Any], str]:
+    """Keyword arguments for ScatterWidget.set_colors, and a note when falling back."""
+    known = labels >= 0
+    if color_by in ("prediction", "correct", "loss") and pred is None:
+        note = f"colour by {color_by} needs the model's class scores (a (N, classes) output); showing labels"
+        return point_colors("label", labels, None, names)[0], note
+    if color_by == "label":
+        if not known.any():
+            return {"values": np.zeros(len(labels)), "title": "no labels"}, "the targets are not class ids"
+        return {"categories": np.where(known, labels, 0) % 256, "names": names[:256], "title": "true label"}, ""
+    predictions, _, losses = pred  # type: ignore[misc]
+    if color_by == "prediction":
+        return {"categories": predictions % 256, "names": names[:256], "title": "predicted label"}, ""
+    if color_by == "correct":
+        return {"categories": (predictions == labels).astype(np.uint8), "names": ["wrong", "correct"],
+                "palette": ["#d62728", "#2ca02c"], "title": "prediction"}, ""
+    return {"values": np.nan_to_num(losses, nan=0.0), "title": "loss"}, ""
+
+
+def thumbnails_of(inputs: torch.Tensor) -> np.ndarray | None:
+    """uint8 images (N, H, W, C) of input samples, scaled over the set, or None if not images.
+
+    Accepts (N, C, H, W) with C in 1/3, (N, H, W) and flat (N, D) with D a square number.
+    """
+    x = inputs.detach().float().cpu()
+    if x.dim() == 2 and math.isqrt(x.shape[1]) ** 2 == x.shape[1] and x.shape[1] > 1:
+        side = math.isqrt(x.shape[1])
+        x = x.reshape(len(x), 1, side, side)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)
+    if x.dim() != 4 or x.shape[1] not in (1, 3) or len(x) == 0:
+        return None
+    lo, hi = float(x.min()), float(x.max())
+    scaled = (x - lo) / (hi - lo if hi > lo else 1.0) * 255.0
+    array = scaled.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return np.ascontiguousarray(array)
