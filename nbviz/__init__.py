@@ -24,8 +24,6 @@ __version__ = "0.1.0"
 _LAZY = {
     "AugmentationPanel": "nbviz.views.augmentation",
     "Dashboard": "nbviz.views.dashboard",
-    "EmbeddingExplorer": "nbviz.views.embeddings",
-    "ScatterWidget": "nbviz.views.scatter_widget",
     "datasets": "nbviz.datasets",
     "models": "nbviz.models",
 }

@@ -198,8 +198,9 @@ def change(session: Any, holder: PipelineHolder, spec: PipelineSpec) -> Future:
     def apply() -> str:
         old = holder.set_spec(spec)
         text = spec.diff(old)
-        session.history.add_event(session.step_count, "augmentation", text, session.wall_time(),
-                                  ops=spec.active_ops())
+        if text != "no change":  # e.g. a parameter of an op that is off
+            session.history.add_event(session.step_count, "augmentation", text, session.wall_time(),
+                                      ops=spec.active_ops())
         loader = session.train_loader
         if isinstance(loader, DataLoader) and loader.persistent_workers and loader.num_workers > 0:
             session.train_loader = rewrap(loader, loader.dataset)  # fresh workers see the change

@@ -6,6 +6,5 @@ Each class takes the session as its only required argument and is a LiveView.
 from __future__ import annotations
 
 DASHBOARD_TABS: list[tuple[str, str]] = [
-    ("Embeddings", "nbviz.views.embeddings:EmbeddingExplorer"),
     ("Augmentation", "nbviz.views.augmentation:AugmentationPanel"),
 ]
