@@ -24,6 +24,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "AugmentationPanel": "nbviz.views.augmentation",
     "Dashboard": "nbviz.views.dashboard",
+    "FeatureMaps": "nbviz.views.feature_maps",
+    "ImageGrid": "nbviz.views.image_grid",
     "datasets": "nbviz.datasets",
     "models": "nbviz.models",
 }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -227,12 +228,22 @@ def session_activations(session: Any, names: Sequence[str], inputs: torch.Tensor
     Raises:
         TimeoutError: the training thread did not reach a batch boundary in ``timeout`` s.
     """
+    return submit_activations(session, names, inputs).result(timeout)
+
+
+def submit_activations(session: Any, names: Sequence[str], inputs: torch.Tensor) -> Future:
+    """Like :func:`session_activations` but returns the Future at once (no waiting).
+
+    Views use it so the shared UI pump never blocks on the training thread: they check
+    ``future.done()`` on later ticks.
+    """
     model = session.model
+    names = list(names)
 
     def probe() -> tuple[dict[str, torch.Tensor], int]:
         return capture_activations(model, inputs, names), session.step_count
 
-    return session.run_at_batch_boundary(probe).result(timeout)
+    return session.run_at_batch_boundary(probe)
 
 
 def nbviz_hooks(model: nn.Module) -> list[tuple[str, str]]:
@@ -247,4 +258,5 @@ def nbviz_hooks(model: nn.Module) -> list[tuple[str, str]]:
 
 
 __all__ = ["DEFAULT_TIMEOUT", "LayerInfo", "UnknownLayerError", "capture_activations", "discover_layers",
-           "nbviz_hooks", "resolve_layers", "session_activations", "session_layers"]
+           "nbviz_hooks", "resolve_layers", "session_activations", "session_layers",
+           "submit_activations"]

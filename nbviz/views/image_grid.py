@@ -150,7 +150,7 @@ class ImageGrid(anywidget.AnyWidget):
         and setting state.
         """
         if remove:
-            self._click_handlers = [h for h in self._click_handlers if h is not callback]
+            self._click_handlers = [h for h in self._click_handlers if h != callback]
         elif callback not in self._click_handlers:
             self._click_handlers = [*self._click_handlers, callback]
 

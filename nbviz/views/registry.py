@@ -6,5 +6,6 @@ Each class takes the session as its only required argument and is a LiveView.
 from __future__ import annotations
 
 DASHBOARD_TABS: list[tuple[str, str]] = [
+    ("Feature maps", "nbviz.views.feature_maps:FeatureMaps"),
     ("Augmentation", "nbviz.views.augmentation:AugmentationPanel"),
 ]
