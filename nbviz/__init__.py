@@ -26,6 +26,8 @@ _LAZY = {
     "Dashboard": "nbviz.views.dashboard",
     "FeatureMaps": "nbviz.views.feature_maps",
     "ImageGrid": "nbviz.views.image_grid",
+    "EmbeddingExplorer": "nbviz.views.embeddings",
+    "ScatterWidget": "nbviz.views.scatter_widget",
     "datasets": "nbviz.datasets",
     "models": "nbviz.models",
 }

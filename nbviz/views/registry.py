@@ -7,5 +7,6 @@ from __future__ import annotations
 
 DASHBOARD_TABS: list[tuple[str, str]] = [
     ("Feature maps", "nbviz.views.feature_maps:FeatureMaps"),
+    ("Embeddings", "nbviz.views.embeddings:EmbeddingExplorer"),
     ("Augmentation", "nbviz.views.augmentation:AugmentationPanel"),
 ]
