@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from . import _embed_adapter as embed
-from .base import LiveView, message_html
+from .base import LiveView, check_session, message_html
 from .embeddings_data import check_probe_memory, layer_options, point_colors, thumbnails_of
 from .image_grid import ImageGrid
 from .scatter_widget import ScatterWidget
@@ -88,6 +88,7 @@ class EmbeddingExplorer(LiveView):
     def __init__(self, session: Any, n_samples: int = 2000, layer: str | None = None,
                  method: str = "pca", color_by: str = "label", refresh_each_epoch: bool = True,
                  class_names: list[str] | None = None, max_gallery: int = 120) -> None:
+        self.session = check_session(session)
         if not isinstance(n_samples, int) or not 3 <= n_samples <= MAX_SAMPLES:
             raise ValueError(f"n_samples must be an int in 3..{MAX_SAMPLES}, got {n_samples!r}")
         if method not in METHODS:
@@ -385,7 +386,13 @@ class EmbeddingExplorer(LiveView):
         else:
             self.gallery.set_tiles(np.zeros((0, 1, 1), np.uint8), labels=[])
 
+    def close(self) -> None:
+        if "session" not in self.__dict__:  # __init__ refused its arguments: nothing to release
+            return
+        super().close()
+
     def on_close(self) -> None:
-        self._cancel.set()
-        self.session.remove_callback(self._flag)
+        if hasattr(self, "_flag"):  # absent when __init__ refused its arguments
+            self._cancel.set()
+            self.session.remove_callback(self._flag)
 

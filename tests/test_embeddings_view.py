@@ -1,0 +1,228 @@
+"""EmbeddingExplorer without a browser: layouts, progress, cancel, errors, epoch refresh, selection."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import nbviz
+from nbviz.models import MnistCNN
+from nbviz.views import embeddings as emb
+from nbviz.views.embeddings import EmbeddingExplorer, procrustes
+from nbviz.views.embeddings_data import (
+    check_probe_memory,
+    layer_options,
+    point_colors,
+    thumbnails_of,
+)
+from nbviz.views.selection import selection_for
+
+
+@pytest.fixture
+def session(digits_split):
+    torch.manual_seed(0)
+    train, val = digits_split.loaders(32)
+    run = nbviz.TrainingSession(MnistCNN(), train, val, epochs=1)
+    yield run
+    run.stop()
+
+
+def explorer(session, **kwargs) -> EmbeddingExplorer:
+    view = EmbeddingExplorer(session, n_samples=kwargs.pop("n_samples", 80), **kwargs)
+    view.active = False  # the tests drive refresh() themselves
+    return view
+
+
+def test_default_layer_is_input_of_last_linear_and_pca_layout(session):
+    view = explorer(session)
+    assert view.layer_select.value == "fc2:input"
+    view.compute(wait=True)
+    assert view.layout.shape == (80, 2)
+    assert view.scatter.n_points == 80
+    assert view.last_error is None and "PCA of 80 points" in view.status.value
+    labels = np.frombuffer(view.scatter.labels, np.int32)
+    assert labels.tolist() == session.probe_batch(80)[1].tolist()
+    assert len(np.frombuffer(view.scatter.predictions, np.int32)) == 80
+    assert view.scatter.thumb_shape == [28, 28, 1]
+    assert len(view.scatter.thumbnails) == 80 * 28 * 28
+    view.close()
+
+
+def test_tsne_progress_animates_and_cancel_keeps_previous_layout(session, monkeypatch):
+    view = explorer(session)
+    view.compute(wait=True)
+    previous = view.layout
+    started, release = threading.Event(), threading.Event()
+    frames = []
+
+    def fake_project(X, method, init=None, callback=None, cancel=None):
+        callback(10, 100, np.ones((len(X), 2), np.float32))
+        started.set()
+        release.wait(5)
+        if cancel.is_set():
+            raise emb.embed.Cancelled("t-SNE cancelled")
+        return np.zeros((len(X), 2), np.float32)
+
+    monkeypatch.setattr(emb.embed, "project", fake_project)
+    view.method_select.value = "tsne"
+    view.refresh()  # starts the job
+    assert started.wait(5)
+    view.refresh()  # pushes the intermediate frame and shows progress
+    frames.append(np.frombuffer(view.scatter.positions, np.float32).copy())
+    assert (frames[0] == 1).all()
+    assert view.progress.value == 10 and view.progress.layout.visibility == "visible"
+    assert not view.cancel_button.disabled
+    view.cancel_button.click()
+    release.set()
+    view.wait()
+    assert "cancelled" in view.status.value
+    np.testing.assert_array_equal(view.layout, previous)
+    np.testing.assert_allclose(np.frombuffer(view.scatter.positions, np.float32).reshape(-1, 2), previous)
+    assert view.cancel_button.disabled and view.progress.layout.visibility == "hidden"
+    view.close()
+
+
+def test_failing_projection_keeps_layout_and_shows_error(session, monkeypatch):
+    view = explorer(session)
+    view.compute(wait=True)
+    previous = view.layout
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("solver exploded")
+
+    monkeypatch.setattr(emb.embed, "project", broken)
+    view.compute(wait=True)
+    assert "solver exploded" in view.status.value and "nbviz-error" in view.status.value
+    assert "previous layout is kept" in view.status.value
+    assert view.last_error.startswith("RuntimeError")
+    np.testing.assert_array_equal(view.layout, previous)
+    view.close()
+
+
+class _Scalar(nn.Module):
+    def forward(self, x):
+        return x.sum()
+
+
+class _Odd(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.flat = nn.Flatten()
+        self.fc = nn.Linear(784, 10)
+        self.total = _Scalar()
+
+    def forward(self, x):
+        self.total(x)
+        return self.fc(self.flat(x))
+
+
+def test_layer_without_vectors_gets_a_clear_message(digits_split):
+    train, val = digits_split.loaders(32)
+    run = nbviz.TrainingSession(_Odd(), train, val, epochs=1)
+    view = EmbeddingExplorer(run, n_samples=40, layer="total")
+    view.active = False
+    view.compute(wait=True)
+    assert "not a batch of vectors" in view.status.value and "pick another layer" in view.status.value
+    assert view.layout is None
+    view.layer_select.value = "fc:input"
+    view.refresh()
+    view.wait()
+    assert view.layout.shape == (40, 2)
+    view.close()
+
+
+def test_probe_set_too_large_is_refused_with_the_size():
+    with pytest.raises(ValueError, match=r"needs about 70\.\d+ GiB, but only 8\.00 GiB is free.*smaller n_samples"):
+        check_probe_memory(100_000, (3, 224, 224), 4, available=8 * 2**30)
+    assert check_probe_memory(100, (1, 28, 28), 4, available=8 * 2**30) > 0
+
+
+def test_constructor_arguments_are_checked(session):
+    with pytest.raises(ValueError, match="n_samples"):
+        EmbeddingExplorer(session, n_samples=0)
+    with pytest.raises(ValueError, match="method"):
+        EmbeddingExplorer(session, method="mds")
+    with pytest.raises(ValueError, match="color_by"):
+        EmbeddingExplorer(session, color_by="size")
+    with pytest.raises(ValueError, match="unknown layer 'nope'"):
+        EmbeddingExplorer(session, layer="nope")
+    with pytest.raises(TypeError, match="TrainingSession"):
+        EmbeddingExplorer(object())
+
+
+def test_epoch_end_only_flags_and_refresh_warm_starts(session, monkeypatch):
+    view = explorer(session)
+    view.compute(wait=True)
+    before = view.layout
+    seen = {}
+    real = emb.embed.project
+
+    def recording(X, method, init=None, callback=None, cancel=None):
+        seen["init"] = init
+        return real(X, method, init=init, callback=callback, cancel=cancel)
+
+    monkeypatch.setattr(emb.embed, "project", recording)
+    view._flag.on_epoch_end(session)  # what the training thread calls: no work done there
+    assert view._job is None or not view._job.is_alive() or "init" not in seen
+    view.refresh()
+    view.wait()
+    np.testing.assert_array_equal(seen["init"], before)
+    assert "warm start" in view.status.value
+    view.auto_refresh.value = False
+    seen.clear()
+    view._flag.on_epoch_end(session)
+    view.refresh()
+    view.wait()
+    assert seen == {}
+    view.close()
+    assert view._flag not in getattr(session, "_callbacks", [])
+
+
+def test_selection_gallery_and_click_to_sample(session):
+    view = explorer(session)
+    view.compute(wait=True)
+    view.scatter.selected = [5, 2, 9]  # as the browser would set it
+    assert view.selected == [2, 5, 9]
+    view.refresh()
+    assert "3 selected" in view.gallery_title.value
+    assert view.gallery.count == 3 and view.gallery.tile_height == 28
+    view.scatter._handle_msg(view.scatter, {"type": "click", "index": 7}, [])
+    assert selection_for(session).sample == 7
+    view._on_gallery_click(1)
+    assert selection_for(session).sample == 5
+    view.selected = []
+    view.refresh()
+    assert view.gallery.count == 0 and view.gallery_title.value == ""
+    view.close()
+
+
+def test_colour_by_choices(session):
+    view = explorer(session)
+    view.compute(wait=True)
+    view.color_select.value = "correct"
+    view.refresh()
+    assert view.scatter.color_names == ["wrong", "correct"]
+    view.color_select.value = "loss"
+    view.refresh()
+    assert view.scatter.color_mode == "value"
+    assert np.frombuffer(view.scatter.color_values, np.float32).min() >= 0
+    view.close()
+
+
+def test_helpers():
+    rot = np.array([[0, -1], [1, 0]], np.float32)
+    Y = np.random.default_rng(0).normal(size=(50, 2)).astype(np.float32)
+    np.testing.assert_allclose(procrustes(Y @ rot, Y), Y, atol=1e-4)
+    options = layer_options(MnistCNN())
+    assert options[0] == ("input of fc2 (Linear)", "fc2:input")
+    assert thumbnails_of(torch.zeros(4, 3, 8, 8)).shape == (4, 8, 8, 3)
+    assert thumbnails_of(torch.zeros(4, 64)).shape == (4, 8, 8, 1)
+    assert thumbnails_of(torch.zeros(4, 10)) is None
+    colors, note = point_colors("label", np.array([-1, -1]), None, [])
+    assert "not class ids" in note and "values" in colors
+    colors, note = point_colors("correct", np.array([1, 2]), None, ["a", "b", "c"])
+    assert "class scores" in note and colors["title"] == "true label"
