@@ -22,6 +22,10 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it, imported on first access
 _LAZY = {
+    "ActivationStats": "nbviz.views.activations",
+    "GradientFlow": "nbviz.views.gradients",
+    "ParamStats": "nbviz.probes.param_stats",
+    "Weights": "nbviz.views.weights",
     "AugmentationPanel": "nbviz.views.augmentation",
     "Dashboard": "nbviz.views.dashboard",
     "FeatureMaps": "nbviz.views.feature_maps",

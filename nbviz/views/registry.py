@@ -9,4 +9,7 @@ DASHBOARD_TABS: list[tuple[str, str]] = [
     ("Feature maps", "nbviz.views.feature_maps:FeatureMaps"),
     ("Embeddings", "nbviz.views.embeddings:EmbeddingExplorer"),
     ("Augmentation", "nbviz.views.augmentation:AugmentationPanel"),
+    ("Weights", "nbviz.views.weights:Weights"),
+    ("Gradients", "nbviz.views.gradients:GradientFlow"),
+    ("Activations", "nbviz.views.activations:ActivationStats"),
 ]

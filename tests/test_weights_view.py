@@ -1,0 +1,156 @@
+"""Weights view: filters, heat map redrawn only on request, histogram look-back, linking, cleanup."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import nbviz
+from nbviz.models import MnistCNN
+from nbviz.views.selection import selection_for
+from nbviz.views.weights import Weights, as_matrix, filter_tiles
+
+
+def watched(model: nn.Module):
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    viz = nbviz.watch(model, opt)
+    return viz, opt
+
+
+def train(viz, opt, model, x, y, steps: int) -> None:
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        viz.log(loss=0.0)
+
+
+def settle(view, viz) -> None:
+    """refresh(), let the loop reach a batch boundary (where copies are taken), refresh()."""
+    view.refresh()
+    viz.checkpoint()
+    view.refresh()
+
+
+@pytest.fixture
+def mnist():
+    torch.manual_seed(0)
+    model = MnistCNN()
+    viz, opt = watched(model)
+    view = Weights(viz)
+    view.active = False  # the test drives refresh() itself
+    view.stats.every = 1
+    yield model, viz, opt, view
+    view.close()
+
+
+def test_filters_heat_map_and_histograms(mnist) -> None:
+    model, viz, opt, view = mnist
+    train(viz, opt, model, torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)), 4)
+    settle(view, viz)
+    assert view.filters.count == 32 and view.filters.channels == 1
+    assert (view.filters.tile_height, view.filters.tile_width) == (3, 3)
+    assert "conv1.weight (32, 1, 3, 3) at step 4" in view.ax.get_title()
+    assert view.histograms.param.value == "conv1.weight"
+    assert view.histograms.slider.max == 3 and "step 4" in view.histograms.step_label.value
+    assert view.histograms.bars.y.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_heat_map_redraws_only_on_layer_change_or_button(mnist) -> None:
+    model, viz, opt, view = mnist
+    draws = []
+    original = view.draw_matrix
+    view.draw_matrix = lambda *args: (draws.append(args[0]), original(*args))
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    settle(view, viz)
+    for _ in range(3):
+        train(viz, opt, model, x, y, 1)
+        settle(view, viz)
+    assert draws == ["conv1"]  # the first draw only: training does not redraw it
+    view.redraw.click()
+    settle(view, viz)
+    assert draws == ["conv1", "conv1"] and "at step 3" in view.ax.get_title()
+    view.layer.value = "fc2"
+    settle(view, viz)
+    assert draws[-1] == "fc2" and view.ax.images[0].get_array().shape == (10, 128)
+
+
+def test_layer_follows_selection_both_ways(mnist) -> None:
+    model, viz, opt, view = mnist
+    selection = selection_for(viz)
+    selection.layer = "fc1"
+    settle(view, viz)
+    assert view.layer.value == "fc1" and view.histograms.param.value == "fc1.weight"
+    view.layer.value = "conv2"
+    assert selection.layer == "conv2"
+    selection.layer = "relu1"  # no weights: the view keeps its layer
+    settle(view, viz)
+    assert view.layer.value == "conv2"
+
+
+def test_slider_looks_back_and_stays_there(mnist) -> None:
+    model, viz, opt, view = mnist
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    train(viz, opt, model, x, y, 5)
+    settle(view, viz)
+    view.histograms.kind.value = "gradients"
+    view.histograms.slider.value = 1
+    settle(view, viz)
+    assert view.histograms.step_label.value.startswith("step 2 ")
+    train(viz, opt, model, x, y, 2)
+    settle(view, viz)
+    assert view.histograms.slider.value == 1 and view.histograms.slider.max == 6
+    view.histograms.slider.value = 6  # back to the newest: follows again
+    train(viz, opt, model, x, y, 1)
+    settle(view, viz)
+    assert view.histograms.slider.value == 7
+
+
+def test_colour_filters_for_three_channel_input_and_closing_cleans_up() -> None:
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None, num_classes=4)
+    viz, opt = watched(model)
+    view = Weights(viz)
+    view.active = False
+    settle(view, viz)
+    assert view.filters.channels == 3 and view.filters.count == 64
+    assert (view.filters.tile_height, view.filters.tile_width) == (7, 7)
+    selection_for(viz).layer = "layer1.0"  # a block: its first weighted layer is shown
+    settle(view, viz)
+    assert view.layer.value == "layer1.0.conv1"
+    view.close()
+    assert not opt._optimizer_step_pre_hooks and not opt._optimizer_step_post_hooks
+    assert not any(m._forward_hooks for m in model.modules())
+
+
+def test_mobilenet_and_helpers() -> None:
+    import torchvision
+
+    model = torchvision.models.mobilenet_v3_small(weights=None, num_classes=4)
+    viz, opt = watched(model)
+    view = Weights(viz)
+    view.active = False
+    train(viz, opt, model, torch.randn(2, 3, 32, 32), torch.tensor([0, 1]), 1)
+    settle(view, viz)
+    assert view.filters.channels == 3 and view.histograms.param.options
+    view.close()
+    tiles, caption = filter_tiles(torch.randn(8, 5, 3, 3))
+    assert tiles.shape == (8, 3, 3) and "mean over the 5" in caption
+    with pytest.raises(ValueError, match="4-d"):
+        filter_tiles(torch.randn(8, 5))
+    assert as_matrix(np.zeros((4, 2, 3, 3))).shape == (4, 18)
+    assert as_matrix(np.zeros(5)).shape == (1, 5)
+
+
+def test_model_without_conv_says_so() -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    viz, opt = watched(model)
+    view = Weights(viz)
+    view.active = False
+    settle(view, viz)
+    assert "no Conv2d" in view.message.value and view.layer.value == "0"
+    view.close()
