@@ -30,6 +30,7 @@ _LAZY = {
     "Dashboard": "nbviz.views.dashboard",
     "FeatureMaps": "nbviz.views.feature_maps",
     "ImageGrid": "nbviz.views.image_grid",
+    "ModelStructure": "nbviz.views.structure",
     "EmbeddingExplorer": "nbviz.views.embeddings",
     "ScatterWidget": "nbviz.views.scatter_widget",
     "datasets": "nbviz.datasets",

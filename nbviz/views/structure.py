@@ -1,0 +1,207 @@
+"""ModelStructure: a table of the model's layers and a graph of how data flows between them.
+
+The table (name, type, output shape, parameters, trainable) comes from one probe forward
+pass; the graph from torch.fx where the model traces (residual ``add`` nodes and their skip
+connections show), else the order modules ran in. Selecting a layer in either sets the
+run's shared selection, which the feature-map and weight views follow.
+
+Example:
+    >>> structure = nbviz.ModelStructure(session)
+    >>> structure.select("layer2.0.conv1")        # the feature-map view follows
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import ipywidgets as widgets
+from torch import nn
+
+from ..probes.capture import DEFAULT_TIMEOUT, LayerInfo, session_layers
+from ..probes.graph import ModuleGraph, module_graph
+from .base import LiveView, message_html
+from .selection import selection_for
+
+NBSP = "\u00a0"
+_STYLE = ("<style>.nbviz-structure-table select, .nbviz-structure-table option, "
+          ".nbviz-structure-header {font-family: monospace; font-size: 12px; white-space: pre;}</style>")
+_COLOURS = {"conv": "#1565c0", "norm": "#9e9e9e", "act": "#2e7d32", "linear": "#ef6c00",
+            "pool": "#6a1b9a", "function": "#c62828", "input": "#212121", "output": "#212121",
+            "other": "#00838f"}
+
+
+def layer_rows(model: nn.Module, layers: list[LayerInfo]) -> list[dict[str, Any]]:
+    """One row per submodule in definition order; modules that did not run say so."""
+    seen = {layer.name: layer for layer in layers}
+    rows = []
+    for name, module in model.named_modules():
+        if not name:
+            continue
+        info = seen.get(name)
+        params = list(module.parameters())
+        count = sum(p.numel() for p in params)
+        rows.append({
+            "name": name, "type": type(module).__name__, "depth": name.count("."),
+            "output": "x".join(map(str, info.output_shape)) if info and info.output_shape else
+            ("not run" if info is None else "-"),
+            "params": count,
+            "trainable": "-" if not params else ("yes" if all(p.requires_grad for p in params) else
+                                                  "partly" if any(p.requires_grad for p in params) else "no"),
+            "ran": info is not None,
+        })
+    return rows
+
+
+def _category(label: str, kind: str, type_name: str) -> str:
+    if kind != "module":
+        return kind
+    lowered = type_name.lower()
+    for key, words in (("conv", ("conv",)), ("norm", ("norm",)), ("linear", ("linear",)),
+                       ("pool", ("pool",)), ("act", ("relu", "gelu", "sigmoid", "tanh", "silu",
+                                                      "hardswish", "swish", "softmax"))):
+        if any(word in lowered for word in words):
+            return key
+    return "other"
+
+
+class ModelStructure(LiveView):
+    """Layers of ``session.model`` as a table and a data-flow graph, linked to the selection.
+
+    Args:
+        session: a TrainingSession or nbviz.watch() run.
+        graph: draw the data-flow graph (bqplot) beside the table.
+        timeout: seconds to wait for the training thread's next batch boundary.
+    """
+
+    min_interval = 0.2
+    _ready = False
+
+    def __init__(self, session: Any, graph: bool = True, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.status = widgets.HTML()
+        super().__init__(session, children=[self.status])
+        try:
+            self._setup(graph, timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, graph: bool, timeout: float) -> None:
+        model = self.session.model
+        self.layers = session_layers(self.session, timeout=timeout)
+        self.rows = layer_rows(model, self.layers)
+        self.modules = {row["name"] for row in self.rows}
+        self.types = {row["name"]: row["type"] for row in self.rows}
+        self.selection = selection_for(self.session)
+        self._lock = threading.Lock()
+        self._shown = None
+        widths = {key: max(len(key), *(len(str(row[key])) + (2 * row["depth"] if key == "name" else 0)
+                                          for row in self.rows)) if self.rows else len(key)
+                  for key in ("name", "type", "output", "params", "trainable")}
+        header = "  ".join(key.ljust(widths[key]) for key in widths)
+        options = []
+        for row in self.rows:
+            cells = [("  " * row["depth"] + row["name"]).ljust(widths["name"]), row["type"].ljust(widths["type"]),
+                     row["output"].ljust(widths["output"]), f"{row['params']:,}".rjust(widths["params"]),
+                     row["trainable"].ljust(widths["trainable"])]
+            options.append(("  ".join(cells).replace(" ", NBSP), row["name"]))
+        self.table = widgets.Select(options=options, value=None, rows=min(24, max(len(options), 1)),
+                                    layout=widgets.Layout(width="auto", min_width="520px"))
+        self.table.add_class("nbviz-structure-table")
+        self.table.observe(lambda change: self.select(change["new"]), names="value")
+        total = sum(p.numel() for p in model.parameters())
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        summary = widgets.HTML(f"<b>{type(model).__name__}</b>: {len(self.rows)} modules, "
+                               f"{total:,} parameters ({trainable:,} trainable)")
+        head = widgets.HTML(_STYLE + f'<div class="nbviz-structure-header">{header}</div>')
+        table_box = widgets.VBox([summary, head, self.table])
+        self.graph: ModuleGraph = module_graph(model, self.layers)
+        self.graph_mark = None
+        parts: list[widgets.Widget] = [table_box]
+        if graph:
+            figure = self._build_graph()
+            parts.append(widgets.Box([figure], layout=widgets.Layout(
+                max_height="560px", overflow="auto", border="1px solid #ddd")))
+        self._base_note = "" if self.graph.traced else message_html(self.graph.reason, "info")
+        self._note = self.status.value = self._base_note
+        self.children = [self.status, widgets.HBox(parts)]
+        self.selection.observe(self._on_selection, names="layer")
+        self._ready = True
+        self.session.pump.poke()
+
+    def _build_graph(self) -> widgets.Widget:
+        import bqplot
+        import numpy as np
+
+        nodes = self.graph.nodes
+        lanes = max((node.lane for node in nodes), default=0) + 1
+        depth = max((node.depth for node in nodes), default=0) + 1
+        node_data = [{"label": node.label, "shape": "rect",
+                      "shape_attrs": {"width": 130, "height": 16, "rx": 3}} for node in nodes]
+        colours = [_COLOURS[_category(node.label, node.kind, self.types.get(node.module, ""))] for node in nodes]
+        links = [{"source": self.graph.index(a), "target": self.graph.index(b)} for a, b in self.graph.edges]
+        x_scale = bqplot.LinearScale(min=-0.6, max=lanes - 0.4)
+        y_scale = bqplot.LinearScale(min=-depth + 0.5, max=0.5)
+        self.graph_mark = bqplot.Graph(
+            node_data=node_data, link_data=links, link_type="arc", directed=True,
+            x=np.array([node.lane for node in nodes], dtype=np.float32),
+            y=np.array([-node.depth for node in nodes], dtype=np.float32),
+            scales={"x": x_scale, "y": y_scale}, colors=colours, static=True,
+            interactions={"click": "select"}, selected_style={"stroke": "#ff1744", "stroke-width": "3"})
+        self.graph_mark.on_element_click(self._on_graph_click)
+        return bqplot.Figure(marks=[self.graph_mark], fig_margin={"top": 10, "bottom": 10, "left": 10, "right": 10},
+                             layout=widgets.Layout(width=f"{160 * lanes + 60}px", height=f"{26 * depth + 40}px"))
+
+    # ---- selection (any thread: validate, set state, poke) --------------------------------
+    def select(self, layer: str | None) -> bool:
+        """Select ``layer`` (a dotted module name) for every linked view; unknown names are refused."""
+        if layer is None:
+            return False
+        if not isinstance(layer, str) or layer not in self.modules:
+            self._note = message_html(f"{layer!r} is not a module of {type(self.session.model).__name__}; "
+                                      "selection unchanged.", "warning")
+            self.session.pump.poke()
+            return False
+        self._note = self._base_note
+        if self.selection.layer != layer:
+            self.selection.layer = layer
+        self.session.pump.poke()
+        return True
+
+    def _on_graph_click(self, _mark: Any, content: dict) -> None:
+        index = content.get("index") if isinstance(content, dict) else None
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.graph.nodes):
+            return
+        module = self.graph.nodes[index].module
+        if module:
+            self.select(module)
+
+    def _on_selection(self, _change: dict) -> None:
+        self.session.pump.poke()
+
+    def refresh(self) -> None:
+        """Highlight the selected layer in the table and the graph (pump thread)."""
+        if not self._ready:
+            return
+        layer, note = self.selection.layer, self._note
+        if (layer, note) == self._shown:
+            return
+        self._shown = (layer, note)
+        with self.hold_sync():
+            if self.status.value != note:
+                self.status.value = note
+            value = layer if layer in self.modules else None
+            if self.table.value != value:
+                self.table.value = value
+            if self.graph_mark is not None:
+                selected = self.graph.nodes_of(layer)
+                with self.graph_mark.hold_sync():
+                    self.graph_mark.selected = selected or None
+
+    def on_close(self) -> None:
+        if self._ready:
+            self._ready = False
+            self.selection.unobserve(self._on_selection, names="layer")
+
+
+__all__ = ["ModelStructure", "layer_rows"]

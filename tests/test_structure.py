@@ -1,0 +1,157 @@
+"""ModelStructure view and the data-flow graph: rows, fx graph with residuals, fallback, linking."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+import nbviz
+from nbviz.models import MnistCNN, ShapesCNN, SmallCNN
+from nbviz.probes.capture import discover_layers, nbviz_hooks
+from nbviz.probes.graph import module_graph
+from nbviz.views.feature_maps import FeatureMaps
+from nbviz.views.selection import selection_for
+from nbviz.views.structure import ModelStructure, layer_rows
+
+
+class Branchy(nn.Module):
+    """forward depends on the data: torch.fx cannot trace it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.pos = nn.ReLU()
+        self.neg = nn.Tanh()
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * 8 * 8, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)
+        y = self.pos(y) if y.mean() > -100 else self.neg(y)
+        return self.head(y)
+
+
+def make_session(model: nn.Module, shape: tuple[int, ...]) -> nbviz.TrainingSession:
+    torch.manual_seed(0)
+    data = TensorDataset(torch.randn(16, *shape), torch.randint(0, 10, (16,)))
+    return nbviz.TrainingSession(model, DataLoader(data, batch_size=8), epochs=1)
+
+
+def test_fx_graph_of_a_residual_model_shows_the_skip_connection():
+    graph = module_graph(ShapesCNN())
+    assert graph.traced
+    ids = {node.id: node for node in graph.nodes}
+    assert ids["x"].kind == "input" and ids["output"].kind == "output"
+    assert ids["add"].kind == "function"
+    assert ("stem_2", "add") in graph.edges  # the block input skips the two convolutions
+    assert ("stem_2", "add") in graph.residual_edges()
+    assert ("block1_bn2", "add") in graph.edges
+    assert [graph.nodes[i].module for i in graph.nodes_of("block1")][:2] == ["block1.conv1", "block1.bn1"]
+
+
+def test_resnet18_graph_has_downsample_branches_side_by_side():
+    graph = module_graph(torchvision.models.resnet18(weights=None))
+    modules = {node.module for node in graph.nodes}
+    assert {"layer2.0.downsample.0", "layer4.1.conv2", "fc"} <= modules
+    assert len(graph.nodes_of("layer1.0.relu")) == 2  # the reused ReLU is called twice
+    assert max(node.lane for node in graph.nodes) >= 1  # the downsample runs beside the convs
+    assert len([e for e in graph.residual_edges() if e[1].startswith("add")]) == 8
+
+
+def test_sequential_models_trace_to_a_chain():
+    graph = module_graph(MnistCNN())
+    assert graph.traced and not graph.residual_edges()
+    assert [node.label for node in graph.nodes][:3] == ["input", "conv1", "relu1"]
+
+
+def test_untraceable_model_falls_back_to_execution_order_and_says_why():
+    model = Branchy()
+    graph = module_graph(model, discover_layers(model, torch.randn(1, 1, 8, 8)))
+    assert not graph.traced
+    assert "could not trace Branchy" in graph.reason and "order they ran" in graph.reason
+    assert [node.label for node in graph.nodes] == ["input", "conv", "pos", "head.0", "head.1", "output"]
+    assert graph.edges[0] == ("input", "conv")
+
+
+def test_layer_rows_cover_every_module_with_shape_params_and_trainable():
+    model = Branchy()
+    model.conv.weight.requires_grad_(False)
+    rows = {row["name"]: row for row in layer_rows(model, discover_layers(model, torch.randn(1, 1, 8, 8)))}
+    assert rows["conv"]["output"] == "4x8x8" and rows["conv"]["params"] == 4 * 9 + 4
+    assert rows["conv"]["trainable"] == "partly"
+    assert rows["neg"]["output"] == "not run"
+    assert rows["pos"]["trainable"] == "-"
+    assert rows["head"]["params"] == 256 * 10 + 10 and rows["head"]["trainable"] == "yes"
+    assert rows["head.1"]["depth"] == 1
+
+
+def test_table_and_graph_select_the_layer_for_the_feature_maps():
+    session = make_session(SmallCNN(), (1, 28, 28))
+    structure = ModelStructure(session)
+    maps = FeatureMaps(session, probe_size=2)
+    try:
+        assert len(structure.table.options) == len(list(session.model.named_modules())) - 1
+        structure.table.value = "features.2.0"  # as a click in the table does
+        assert selection_for(session).layer == "features.2.0"
+        assert maps.layer == "features.2.0"
+        node = structure.graph.nodes_of("features.1")[0]
+        structure._on_graph_click(structure.graph_mark, {"index": node})
+        assert maps.layer == "features.1"
+        structure._on_graph_click(structure.graph_mark, {"index": 999})
+        structure._on_graph_click(structure.graph_mark, {"index": "1"})
+        assert maps.layer == "features.1"
+        structure.refresh()
+        assert structure.table.value == "features.1"
+        assert list(structure.graph_mark.selected) == [node]
+        maps.select(layer="features.0")  # the other direction: the table follows
+        structure.refresh()
+        assert structure.table.value == "features.0"
+        assert len(structure.graph_mark.selected) == 3  # conv, BatchNorm and ReLU of the block
+    finally:
+        structure.close()
+        maps.close()
+    assert nbviz_hooks(session.model) == []
+
+
+def test_unknown_layer_is_refused_and_the_selection_kept():
+    session = make_session(SmallCNN(), (1, 28, 28))
+    structure = ModelStructure(session, graph=False)
+    try:
+        assert structure.select("features.0.0")
+        assert not structure.select(3)
+        assert not structure.select("features.7")
+        assert selection_for(session).layer == "features.0.0"
+        structure.refresh()
+        assert "&#x27;features.7&#x27; is not a module of SmallCNN" in structure.status.value
+        assert structure.select("classifier.1")
+        structure.refresh()
+        assert structure.status.value == ""
+    finally:
+        structure.close()
+
+
+def test_untraceable_model_view_explains_the_fallback():
+    session = make_session(Branchy(), (1, 8, 8))
+    structure = ModelStructure(session)
+    try:
+        assert not structure.graph.traced
+        assert "could not trace" in structure.status.value
+    finally:
+        structure.close()
+
+
+def test_close_detaches_from_the_selection():
+    session = make_session(SmallCNN(), (1, 28, 28))
+    structure = ModelStructure(session, graph=False)
+    structure.close()
+    selection_for(session).layer = "features.1"
+    structure.refresh()
+    assert structure.table.value is None
+
+
+@pytest.mark.parametrize("builder", [torchvision.models.mobilenet_v3_small, torchvision.models.vgg11])
+def test_torchvision_models_trace(builder):
+    graph = module_graph(builder(weights=None))
+    assert graph.traced and len(graph.nodes) > 30
