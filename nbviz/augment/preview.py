@@ -51,7 +51,7 @@ def draw(samples: torch.Tensor, spec: PipelineSpec, draws: int, seed: int) -> to
         for i, x in enumerate(samples):
             row = [x]
             for d in range(draws):
-                torch.manual_seed(sample_seed(seed, d, i))
+                torch.default_generator.manual_seed(sample_seed(seed, d, i))
                 out = pipeline(x)
                 row.append(out if out.shape == x.shape else _pad_to(out, x.shape))
             rows.append(torch.stack(row))
