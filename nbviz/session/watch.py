@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterable, Iterator
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 import torch
@@ -50,6 +51,7 @@ class Watch(SessionBase):
         self._last_checkpoint = -math.inf
         self._loop_thread: threading.Thread | None = None
         self._stopped = False
+        self._runner: threading.Thread | None = None
         self._rate = (time.perf_counter(), 0)
 
     @property
@@ -58,6 +60,8 @@ class Watch(SessionBase):
 
     @property
     def state(self) -> str:
+        if self.error is not None:
+            return "failed"
         if self._stopped:
             return "stopped"
         if self.control.waiting:
@@ -77,7 +81,13 @@ class Watch(SessionBase):
 
     # ---- inside the user's loop -------------------------------------------------------------
     def checkpoint(self) -> bool:
-        """Apply dashboard commands; block while paused. False once Stop was clicked."""
+        """Apply dashboard commands; block while paused. False once Stop was clicked.
+
+        After a Stop every checkpoint answers False (so outer epoch loops end too) until
+        :meth:`start` or :meth:`run_in_thread`.
+        """
+        if self._stopped:
+            return False
         self._loop_thread = threading.current_thread()
         self._last_checkpoint = time.monotonic()
         try:
@@ -90,12 +100,13 @@ class Watch(SessionBase):
             return False
         finally:
             self._last_checkpoint = time.monotonic()
-        self._stopped = False
         self.status_message = ""
         return True
 
     def batches(self, loader: Iterable[B]) -> Iterator[B]:
         """Yield ``loader``'s batches, honouring Pause/Step/Stop between them."""
+        if self._stopped:
+            return
         for batch in loader:
             if not self.checkpoint():
                 return
@@ -145,8 +156,55 @@ class Watch(SessionBase):
         self.request_stop()
 
     def start(self) -> None:
-        """Resume a paused loop (the loop itself is yours to start)."""
+        """Resume a paused loop, or let checkpoints pass again after a Stop."""
+        self._stopped = False
         self.control.resume()
+
+    def run_in_thread(self, loop: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Run your training function in a background thread; the cell returns at once.
+
+        A blocking loop in a cell keeps the kernel from reading widget messages until it
+        ends, so clicks would wait; in a thread they reach :meth:`checkpoint` at once.
+        An exception in ``loop`` is kept (shown in the dashboard) and re-raised by
+        :meth:`wait`.
+
+        Raises:
+            RuntimeError: if a loop started this way is still running.
+        """
+        if not callable(loop):
+            raise TypeError(f"loop must be a function, got {type(loop).__name__}")
+        if self._runner is not None and self._runner.is_alive():
+            raise RuntimeError("a loop is already running in this watch; wait() for it first")
+        self.error = self.error_traceback = None
+        self._stopped = False
+
+        def run() -> None:
+            try:
+                loop(*args, **kwargs)
+            except Exception as exc:
+                self.error = exc
+                self.error_traceback = traceback.format_exc()
+                self.status_message = f"your loop failed at step {self.step_count}: {exc}"
+                self.history.add_event(self.step_count, "error", str(exc), self.wall_time())
+
+        self._runner = threading.Thread(target=run, name="nbviz-watch-loop", daemon=True)
+        self._runner.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the loop started by :meth:`run_in_thread`; re-raise its error.
+
+        Raises:
+            TrainingError: if the loop failed; ``__cause__`` is the original error.
+            TimeoutError: if ``timeout`` seconds pass first.
+        """
+        if self._runner is not None:
+            self._runner.join(timeout)
+            if self._runner.is_alive():
+                raise TimeoutError(f"the loop is still running after {timeout} s")
+        if self.error is not None:
+            from .session import TrainingError
+            raise TrainingError(f"your loop failed at step {self.step_count}: {self.error}") \
+                from self.error
 
     def dashboard(self) -> Any:
         """A Dashboard for this loop."""
