@@ -117,7 +117,7 @@ def project(X: np.ndarray, method: str, init: np.ndarray | None = None,
 
     if init is not None:
         init = np.asarray(init, dtype=np.float32)
-        init = init / (init[:, 0].std() + 1e-12) * 1e-4 * 100
+        init = (init - init.mean(0)) / (init[:, 0].std() + 1e-12) * 1e-4  # openTSNE's scale
     tsne = TSNE(n_jobs=1, callbacks=cb, callbacks_every_iters=10, random_state=0,
                 initialization=init if init is not None else "pca",
                 early_exaggeration_iter=0 if init is not None else 250, n_iter=total - (0 if init is not None else 250))

@@ -279,7 +279,7 @@ class EmbeddingExplorer(LiveView):
                 self._layout = self._live = Y
                 self._versions["live"] += 1
                 self.last_error, self.last_duration = None, duration
-            warm = " (warm start)" if init is not None else ""
+            warm = " (warm start)" if init is not None and method != "pca" else ""
             self._say(f"{name}{warm} of {len(Y)} points, {X.shape[1]}-d features at {layer}, "
                       f"step {self.session.step_count}: {duration:.2f} s")
         except Exception as exc:  # noqa: BLE001 - any failure must keep the previous layout
