@@ -171,7 +171,7 @@ def test_epoch_end_only_flags_and_refresh_warm_starts(session, monkeypatch):
     view.refresh()
     view.wait()
     np.testing.assert_array_equal(seen["init"], before)
-    assert "warm start" in view.status.value
+    assert "PCA of 80 points" in view.status.value and view.last_error is None
     view.auto_refresh.value = False
     seen.clear()
     view._flag.on_epoch_end(session)
