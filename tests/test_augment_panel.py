@@ -138,3 +138,18 @@ def test_bad_arguments_are_named() -> None:
         AugmentationPanel(_gray_session(), draws=0)
     with pytest.raises(TypeError, match="TrainingSession"):
         AugmentationPanel(object())
+
+
+def test_with_watch_the_panel_previews_and_exports_code_only() -> None:
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 2))
+    run = nbviz.watch(model, probe_data=torch.rand(6, 3, 16, 16))
+    panel = AugmentationPanel(run, samples=2, draws=2)
+    try:
+        assert "preview only" in panel.message.value
+        before = _preview_after(panel, b"")
+        panel.set("color", True, saturation=0.5, hue=0.2)
+        _preview_after(panel, before)
+        assert "v2.ColorJitter(" in panel.code() and "hue=0.2" in panel.code()
+        assert run.history.events_of("augmentation") == []
+    finally:
+        panel.close()

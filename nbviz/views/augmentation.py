@@ -105,15 +105,20 @@ class AugmentationPanel(LiveView):
         try:
             self._samples = preview.fixed_samples(session, self._n_samples, key)
             info = image_info(self._samples[0])
-            loader = getattr(session, "train_loader", None)
-            existing = getattr(loader, "dataset", None)
-            if isinstance(existing, AugmentedDataset):  # another panel attached already: share it
-                self.holder = existing.holder
+            if not hasattr(session, "train_loader"):  # nbviz.watch(): the user's loop loads data
+                self._spec = PipelineSpec.default(info)
+                self.effective = ("preview only: nbviz.watch() runs your own training loop, so nbviz "
+                                  "cannot change its data; apply the transform from panel.code() "
+                                  "in your dataset")
             else:
-                self.holder = PipelineHolder(PipelineSpec.default(info), seed=seed)
-                attach(session, self.holder).result(timeout=60)
-            self._spec = self.holder.spec
-            self.effective = when_effective(session.train_loader)
+                existing = getattr(session.train_loader, "dataset", None)
+                if isinstance(existing, AugmentedDataset):  # another panel attached: share it
+                    self.holder = existing.holder
+                else:
+                    self.holder = PipelineHolder(PipelineSpec.default(info), seed=seed)
+                    attach(session, self.holder).result(timeout=60)
+                self._spec = self.holder.spec
+                self.effective = when_effective(session.train_loader)
         except (AugmentationError, ValueError, TypeError) as exc:
             self.reason_disabled = str(exc)
             self._spec = PipelineSpec.default(info) if info is not None else None
@@ -172,7 +177,7 @@ class AugmentationPanel(LiveView):
             AugmentationError: the setting makes no sense or the data is not images; the
                 pipeline in force stays as it was.
         """
-        if self.reason_disabled or self._spec is None or self.holder is None:
+        if self.reason_disabled or self._spec is None:
             raise AugmentationError(f"augmentation is disabled for this run: {self.reason_disabled}")
         with self._lock:
             new = self._spec.with_changes(name, enabled, **values)
@@ -191,6 +196,10 @@ class AugmentationPanel(LiveView):
             self._widgets_stale = True
             self._notice = None
             self._request_preview()
+        if self.holder is None:  # preview only
+            done = Future()
+            done.set_result(new.diff(self._spec))
+            return done
         return change(self.session, self.holder, new)
 
     def code(self) -> str:
