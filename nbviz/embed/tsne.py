@@ -1,0 +1,178 @@
+"""A fast t-SNE for 2-D layouts, in numpy and scipy (no compiled extension of its own).
+
+Pipeline: exact kNN by blocked matrix products -> perplexity-calibrated affinities (all rows
+bisected at once) -> gradient descent with momentum and per-coordinate gains, early
+exaggeration first. Attractive forces use the sparse kNN affinities; repulsive forces come
+from a grid and FFT convolution (see :mod:`nbviz.embed.repulsion`). Warm starts
+(``init=previous_layout``) skip the exaggeration and take a short, gentle run so points
+drift instead of jumping.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from .affinity import edge_weights
+from .errors import ProjectionCancelled, ProjectionError, check_points
+from .pca import pca
+from .repulsion import GridRepulsion
+
+Callback = Callable[[int, int, np.ndarray], Any]
+
+
+class _Attraction:
+    """Attractive forces ``sum_j P_ij q_ij (y_i - y_j)`` from fixed-shape directed kNN edges."""
+
+    def __init__(self, nbr: np.ndarray, weight: np.ndarray) -> None:
+        n, k = nbr.shape
+        self.n, self.nbr, self.weight = n, nbr, weight
+        self.flat = nbr.ravel()
+        self.mat = sp.csr_matrix((weight.ravel().copy(), self.flat,
+                                  np.arange(0, n * k + 1, k)), shape=(n, n))
+
+    def __call__(self, Y: np.ndarray) -> np.ndarray:
+        yx, yy = Y[:, 0], Y[:, 1]
+        dx = yx[:, None] - yx.take(self.nbr)
+        dy = yy[:, None] - yy.take(self.nbr)
+        w = self.weight / (1.0 + dx * dx + dy * dy)
+        self.mat.data = w.ravel()
+        total = w.sum(1) + np.bincount(self.flat, self.mat.data, self.n).astype(np.float32)
+        # both ends of every directed edge feel it: (W + W^T) applied to Y
+        return Y * total[:, None] - self.mat @ Y - self.mat.T @ Y
+
+
+class TSNE:
+    """t-SNE to two dimensions.
+
+    Args:
+        perplexity: effective number of neighbours (5-50 is typical); capped below n / 3.
+        n_iter: optimisation iterations after early exaggeration (None: 350, or 120 for a
+            warm start).
+        early_exaggeration_iter: iterations with attraction exaggerated (cold starts only).
+        exaggeration: the early exaggeration factor.
+        learning_rate: step size; None picks ``n / exaggeration`` per phase (Belkina et al.).
+        seed: seeds the tiny jitter added to the initial layout.
+        callback_every: how often ``callback`` sees the layout.
+
+    Example:
+        >>> Y = TSNE(perplexity=30).fit(features)            # doctest: +SKIP
+        >>> Y2 = TSNE().fit(new_features, init=Y)           # smooth refresh  # doctest: +SKIP
+    """
+
+    def __init__(self, perplexity: float = 30.0, n_iter: int | None = None,
+                 early_exaggeration_iter: int = 250, exaggeration: float = 12.0,
+                 learning_rate: float | None = None, seed: int = 0,
+                 callback_every: int = 25, neighbours: int | None = None) -> None:
+        if not np.isfinite(perplexity) or perplexity <= 0:
+            raise ProjectionError(f"perplexity must be a positive number, got {perplexity!r}")
+        if n_iter is not None and (not isinstance(n_iter, int) or n_iter < 1):
+            raise ProjectionError(f"n_iter must be a whole number >= 1, got {n_iter!r}")
+        if learning_rate is not None and not learning_rate > 0:
+            raise ProjectionError(f"learning_rate must be > 0, got {learning_rate!r}")
+        self.perplexity = float(perplexity)
+        self.n_iter = n_iter
+        self.early_exaggeration_iter = int(early_exaggeration_iter)
+        self.exaggeration = float(exaggeration)
+        self.learning_rate = learning_rate
+        self.seed = seed
+        self.callback_every = max(1, int(callback_every))
+        self.neighbours = neighbours
+        self.kl_divergence_: float | None = None
+
+    # ---- public ---------------------------------------------------------------------------
+    def fit(self, X: Any, init: Any = None, callback: Callback | None = None,
+            cancel: threading.Event | None = None) -> np.ndarray:
+        """Lay ``X`` (n, d) out in 2-D; returns an (n, 2) float32 array.
+
+        Args:
+            X: the points; NaN/inf, fewer than 2 rows or a non-2-D array raise.
+            init: a previous (n, 2) layout to refine (warm start: no exaggeration, short run).
+            callback: called as ``callback(iteration, total, layout_copy)`` every
+                ``callback_every`` iterations and at the end.
+            cancel: checked every iteration; once set, :class:`ProjectionCancelled` is raised.
+
+        Raises:
+            ProjectionError: bad ``X`` or ``init``.
+            ProjectionCancelled: ``cancel`` was set.
+        """
+        X = check_points(X, min_points=2)
+        n = X.shape[0]
+        if n < 4:  # too few points for neighbourhoods; a scaled PCA is the honest answer
+            return pca(X) if n > 2 else _tiny_layout(X)
+        warm = init is not None
+        Y = self._initial_layout(X, init)
+        _check_cancel(cancel)
+        perplexity = min(self.perplexity, (n - 1) / 3.0)
+        nbr, weight = edge_weights(torch.from_numpy(X), perplexity, self.neighbours)
+        _check_cancel(cancel)
+        attraction = _Attraction(nbr.astype(np.int32), weight)
+        if warm:
+            phases = [(1.0, self.n_iter or 120, 0.8)]
+        else:
+            phases = [(self.exaggeration, self.early_exaggeration_iter, 0.5),
+                      (1.0, self.n_iter or 350, 0.8)]
+        return self._optimise(Y, attraction, phases, warm, callback, cancel)
+
+    # ---- internals ------------------------------------------------------------------------
+    def _initial_layout(self, X: np.ndarray, init: Any) -> np.ndarray:
+        if init is None:
+            Y = pca(X).astype(np.float64)
+            std = Y[:, 0].std()
+            Y = Y / (std if std > 0 else 1.0) * 1e-4
+            rng = np.random.default_rng(self.seed)  # break ties between duplicate points
+            Y += rng.standard_normal(Y.shape) * 1e-6
+            return Y.astype(np.float32)
+        Y = check_points(init, name="init")
+        if Y.shape != (X.shape[0], 2):
+            raise ProjectionError(f"init must be the previous layout of shape ({X.shape[0]}, 2), "
+                                  f"got {Y.shape}; pass init=None for a fresh layout")
+        return (Y - Y.mean(0)).astype(np.float32)
+
+    def _optimise(self, Y: np.ndarray, attraction: _Attraction,
+                  phases: list[tuple[float, int, float]], warm: bool,
+                  callback: Callback | None, cancel: threading.Event | None) -> np.ndarray:
+        n = Y.shape[0]
+        repulsion = GridRepulsion()
+        update = np.zeros_like(Y)
+        gains = np.ones_like(Y)
+        total = sum(p[1] for p in phases)
+        it = 0
+        for exaggeration, steps, momentum in phases:
+            lr = self.learning_rate or max(n / exaggeration, 50.0)
+            if warm:
+                lr = lr / 4.0  # gentle: the layout is already good, keep its arrangement
+            for _ in range(steps):
+                _check_cancel(cancel)
+                rep, z = repulsion(Y)
+                grad = exaggeration * attraction(Y) - rep / np.float32(z)
+                same = (grad > 0) == (update > 0)
+                gains = np.where(same, gains * 0.8, gains + 0.2)
+                np.maximum(gains, 0.01, out=gains)
+                update = momentum * update - lr * gains * grad
+                Y = Y + update
+                Y -= Y.mean(0)
+                it += 1
+                if callback is not None and (it % self.callback_every == 0 or it == total):
+                    callback(it, total, Y.copy())
+        if not np.isfinite(Y).all():
+            raise ProjectionError("t-SNE diverged (non-finite layout); try a smaller "
+                                  "learning_rate or check the features for extreme values")
+        return Y.astype(np.float32)
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise ProjectionCancelled("t-SNE was cancelled")
+
+
+def _tiny_layout(X: np.ndarray) -> np.ndarray:
+    """Two points: place them apart on the x axis (nothing else to preserve)."""
+    Y = np.zeros((X.shape[0], 2), dtype=np.float32)
+    Y[:, 0] = np.linspace(-1.0, 1.0, X.shape[0])
+    return Y
