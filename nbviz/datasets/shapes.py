@@ -129,7 +129,7 @@ def _bar_alpha(rng: np.random.Generator, n: int, size: int, ys: Array, xs: Array
 def _contrasting(rng: np.random.Generator, background: Array) -> Array:
     """Random colours (n, 3), pushed away from each background mean where too close."""
     colour = rng.uniform(0, 1, background.shape).astype(np.float32)
-    close = np.linalg.norm(colour - background, axis=1) < 0.55
+    close = np.linalg.norm(colour - background, axis=1) < 0.6
     pushed = np.where(background > 0.5, colour * 0.35, 0.65 + 0.35 * colour)
     return np.where(close[:, None], pushed, colour).astype(np.float32)
 
@@ -148,7 +148,7 @@ def draw_shapes(labels: Array, size: int, rng: np.random.Generator) -> Array:
     ys, xs = ys[None], xs[None]
 
     low = rng.uniform(0, 1, (n, 3)).astype(np.float32)
-    high = np.clip(low + rng.normal(0, 0.3, (n, 3)), 0, 1).astype(np.float32)
+    high = np.clip(low + rng.normal(0, 0.15, (n, 3)), 0, 1).astype(np.float32)
     t = _backgrounds(rng, n, size, ys, xs)[:, None]
     images = low[:, :, None, None] + (high - low)[:, :, None, None] * t
     fg = _contrasting(rng, (low + high) / 2)
@@ -160,7 +160,7 @@ def draw_shapes(labels: Array, size: int, rng: np.random.Generator) -> Array:
     back = cluttered[~in_front]
     _over(images, back, bar_alpha[~in_front], bar_colour[~in_front])
 
-    radius = (rng.uniform(0.2, 0.36, n) * size).astype(np.float32)
+    radius = (rng.uniform(0.24, 0.38, n) * size).astype(np.float32)
     margin = radius * 0.8
     cx = rng.uniform(margin, size - margin).astype(np.float32)
     cy = rng.uniform(margin, size - margin).astype(np.float32)
