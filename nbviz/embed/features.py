@@ -118,14 +118,22 @@ def available_memory() -> int | None:
             return None
 
 
+def _size(n_bytes: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n_bytes < 1024 or unit == "GiB":
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.2f} {unit}"
+        n_bytes /= 1024
+    return ""  # unreachable
+
+
 def check_memory(n: int, d: int, what: str = "features") -> None:
     """Refuse (FeatureError) when n x d float32 would not fit comfortably in memory."""
     need = n * d * 4
     free = available_memory()
     if free is not None and need > MEMORY_SHARE * free:
         raise FeatureError(
-            f"{what} for {n:,} samples x {d:,} dims need {need / 2**30:.2f} GiB as float32, "
-            f"but only {free / 2**30:.2f} GiB is available (at most {MEMORY_SHARE:.0%} is "
+            f"{what} for {n:,} samples x {d:,} dims need {_size(need)} as float32, "
+            f"but only {_size(free)} is available (at most {MEMORY_SHARE:.0%} is "
             "used); use fewer samples, pool='avg', or a layer with fewer dimensions")
 
 
