@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 
 from .affinity import edge_weights
@@ -32,19 +31,23 @@ class _Attraction:
     def __init__(self, nbr: np.ndarray, weight: np.ndarray) -> None:
         n, k = nbr.shape
         self.n, self.nbr, self.weight = n, nbr, weight
-        self.flat = nbr.ravel()
-        self.mat = sp.csr_matrix((weight.ravel().copy(), self.flat,
-                                  np.arange(0, n * k + 1, k)), shape=(n, n))
+        self.flat = nbr.ravel().astype(np.intp)
 
     def __call__(self, Y: np.ndarray) -> np.ndarray:
         yx, yy = Y[:, 0], Y[:, 1]
         dx = yx[:, None] - yx.take(self.nbr)
         dy = yy[:, None] - yy.take(self.nbr)
-        w = self.weight / (1.0 + dx * dx + dy * dy)
-        self.mat.data = w.ravel()
-        total = w.sum(1) + np.bincount(self.flat, self.mat.data, self.n).astype(np.float32)
-        # both ends of every directed edge feel it: (W + W^T) applied to Y
-        return Y * total[:, None] - self.mat @ Y - self.mat.T @ Y
+        w = dx * dx
+        w += dy * dy
+        w += 1.0
+        np.divide(self.weight, w, out=w)  # P_ij q_ij per directed edge
+        dx *= w
+        dy *= w
+        force = np.empty((self.n, 2), dtype=np.float32)
+        # the edge pulls its source towards the target and the target towards the source
+        force[:, 0] = dx.sum(1) - np.bincount(self.flat, dx.ravel(), self.n)
+        force[:, 1] = dy.sum(1) - np.bincount(self.flat, dy.ravel(), self.n)
+        return force
 
 
 class TSNE:
@@ -52,13 +55,19 @@ class TSNE:
 
     Args:
         perplexity: effective number of neighbours (5-50 is typical); capped below n / 3.
-        n_iter: optimisation iterations after early exaggeration (None: 350, or 120 for a
-            warm start).
+        n_iter: optimisation iterations after early exaggeration (None: 250, or 100 for a
+            warm start). The defaults match scikit-learn's 10-NN recall (1,000 iterations)
+            on 10k digits; see bench/tsne.py.
         early_exaggeration_iter: iterations with attraction exaggerated (cold starts only).
         exaggeration: the early exaggeration factor.
         learning_rate: step size; None picks ``n / exaggeration`` per phase (Belkina et al.).
         seed: seeds the tiny jitter added to the initial layout.
         callback_every: how often ``callback`` sees the layout.
+        neighbours: attraction edges kept per point (None: ``max(5, perplexity / 2)``).
+            Affinities are calibrated to the perplexity over ``3 * perplexity`` exact
+            neighbours; the nearest ``neighbours`` of them (about 70% of the affinity mass
+            at perplexity 30) are kept, renormalised. That makes each iteration several
+            times cheaper and, if anything, preserves near neighbourhoods better.
 
     Example:
         >>> Y = TSNE(perplexity=30).fit(features)            # doctest: +SKIP
@@ -66,13 +75,15 @@ class TSNE:
     """
 
     def __init__(self, perplexity: float = 30.0, n_iter: int | None = None,
-                 early_exaggeration_iter: int = 250, exaggeration: float = 12.0,
+                 early_exaggeration_iter: int = 125, exaggeration: float = 12.0,
                  learning_rate: float | None = None, seed: int = 0,
                  callback_every: int = 25, neighbours: int | None = None) -> None:
         if not np.isfinite(perplexity) or perplexity <= 0:
             raise ProjectionError(f"perplexity must be a positive number, got {perplexity!r}")
         if n_iter is not None and (not isinstance(n_iter, int) or n_iter < 1):
             raise ProjectionError(f"n_iter must be a whole number >= 1, got {n_iter!r}")
+        if neighbours is not None and (not isinstance(neighbours, int) or neighbours < 1):
+            raise ProjectionError(f"neighbours must be a whole number >= 1, got {neighbours!r}")
         if learning_rate is not None and not learning_rate > 0:
             raise ProjectionError(f"learning_rate must be > 0, got {learning_rate!r}")
         self.perplexity = float(perplexity)
@@ -109,14 +120,15 @@ class TSNE:
         Y = self._initial_layout(X, init)
         _check_cancel(cancel)
         perplexity = min(self.perplexity, (n - 1) / 3.0)
-        nbr, weight = edge_weights(torch.from_numpy(X), perplexity, self.neighbours)
+        keep = self.neighbours or max(5, round(perplexity / 2))
+        nbr, weight = edge_weights(torch.from_numpy(X), perplexity, keep)
         _check_cancel(cancel)
         attraction = _Attraction(nbr.astype(np.int32), weight)
         if warm:
-            phases = [(1.0, self.n_iter or 120, 0.8)]
+            phases = [(1.0, self.n_iter or 100, 0.8)]
         else:
             phases = [(self.exaggeration, self.early_exaggeration_iter, 0.5),
-                      (1.0, self.n_iter or 350, 0.8)]
+                      (1.0, self.n_iter or 250, 0.8)]
         return self._optimise(Y, attraction, phases, warm, callback, cancel)
 
     # ---- internals ------------------------------------------------------------------------
@@ -156,7 +168,8 @@ class TSNE:
                 np.maximum(gains, 0.01, out=gains)
                 update = momentum * update - lr * gains * grad
                 Y = Y + update
-                Y -= Y.mean(0)
+                Y[:, 0] -= Y[:, 0].mean()  # (column-wise: much faster than Y.mean(0))
+                Y[:, 1] -= Y[:, 1].mean()
                 it += 1
                 if callback is not None and (it % self.callback_every == 0 or it == total):
                     callback(it, total, Y.copy())
