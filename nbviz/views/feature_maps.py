@@ -167,6 +167,11 @@ class FeatureMaps(LiveView):
         self.normalise_toggle.observe(lambda c: self.select(normalise=c["new"]), names="value")
         self.colormap_select.observe(lambda c: self.select(colormap=c["new"]), names="value")
         self.grid.on_click(lambda index: self.select(channel=index))
+        self.add_class("nbviz-feature-maps")
+        for widget, name in ((self.grid, "grid"), (self.channel_view, "channel"), (self.input_view, "input"),
+                             (self.layer_select, "layer"), (self.channel_slider, "channel-slider"),
+                             (self.sample_slider, "sample-slider")):
+            widget.add_class(f"nbviz-fm-{name}")
         controls = widgets.VBox([
             widgets.HBox([self.layer_select, self.colormap_select]),
             widgets.HBox([self.channel_slider, self.sample_slider]),

@@ -108,6 +108,7 @@ class ModelStructure(LiveView):
         self.table = widgets.Select(options=options, value=None, rows=min(24, max(len(options), 1)),
                                     layout=widgets.Layout(width="auto", min_width="520px"))
         self.table.add_class("nbviz-structure-table")
+        self.add_class("nbviz-structure")
         self.table.observe(lambda change: self.select(change["new"]), names="value")
         total = sum(p.numel() for p in model.parameters())
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
