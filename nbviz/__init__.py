@@ -33,6 +33,7 @@ _LAZY = {
     "ModelStructure": "nbviz.views.structure",
     "EmbeddingExplorer": "nbviz.views.embeddings",
     "ScatterWidget": "nbviz.views.scatter_widget",
+    "embed": "nbviz.embed",
     "datasets": "nbviz.datasets",
     "models": "nbviz.models",
 }
