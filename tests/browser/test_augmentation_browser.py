@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
-
-try:  # tests/browser as a package or as a plain directory on sys.path
-    from .lab import open_notebook, run_all_cells, screenshot, wait_kernel_idle
-except ImportError:
-    from lab import open_notebook, run_all_cells, screenshot, wait_kernel_idle
+from lab import cell_errors, open_notebook, screenshot, wait_all_cells_done, wait_kernel_idle
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = pytest.mark.browser
 
@@ -19,6 +17,20 @@ ROTATION = ".nbviz-augment-rotation input[type=checkbox]"
 
 def _canvas_data(page) -> str:
     return page.locator(CANVAS).first.evaluate("c => c.width > 0 ? c.toDataURL() : ''")
+
+
+def _run_all(page, timeout: float) -> None:
+    """Run > Run All Cells, accepting JupyterLab's "Select Kernel" dialog if it shows."""
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+    dialog = page.locator(".jp-Dialog")
+    try:
+        dialog.first.wait_for(state="visible", timeout=10_000)
+    except PlaywrightTimeout:
+        pass
+    else:
+        dialog.get_by_role("button", name="Select").click()
+    wait_all_cells_done(page, timeout)
 
 
 def _wait_for(predicate, timeout: float, what: str):
@@ -33,8 +45,9 @@ def _wait_for(predicate, timeout: float, what: str):
 
 def test_toggling_rotation_changes_the_preview(page, lab) -> None:
     open_notebook(page, lab, "03_augmentation.ipynb")
-    run_all_cells(page)
+    _run_all(page, timeout=420)
     wait_kernel_idle(page)
+    assert not [e for e in cell_errors(page) if "Traceback" in e]
     page.locator(CANVAS).first.wait_for(state="visible", timeout=60_000)
     before = _wait_for(lambda: _canvas_data(page), 30, "the preview to be drawn")
     checkbox = page.locator(ROTATION).first
