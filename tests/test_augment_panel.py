@@ -153,3 +153,20 @@ def test_with_watch_the_panel_previews_and_exports_code_only() -> None:
         assert run.history.events_of("augmentation") == []
     finally:
         panel.close()
+
+
+def test_opening_the_panel_mid_epoch_says_when_changes_start() -> None:
+    session = _gray_session()
+    session.step(1)
+    deadline = time.monotonic() + 10
+    while session.state != "paused":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    panel = AugmentationPanel(session, samples=1, draws=1)
+    try:
+        panel.refresh()
+        assert "opened during epoch 1" in panel.message.value and "from epoch 2" in panel.message.value
+        assert isinstance(session.train_loader.dataset, AugmentedDataset)
+    finally:
+        panel.close()
+        session.stop()

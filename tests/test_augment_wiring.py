@@ -120,3 +120,14 @@ def test_two_runs_with_the_same_seed_see_the_same_batches() -> None:
         session.wait(timeout=30)
         seen.append(torch.stack(model.seen))
     assert torch.equal(seen[0], seen[1])
+
+
+def test_persistent_workers_get_a_fresh_loader_on_each_change() -> None:
+    loader = DataLoader(_data(), batch_size=8, num_workers=1, persistent_workers=True)
+    session = nbviz.TrainingSession(Recorder(), loader, epochs=1)
+    holder = PipelineHolder(PipelineSpec.default(ImageInfo(1, 12, 12)))
+    first = attach(session, holder).result(timeout=5)
+    assert first.persistent_workers and first.num_workers == 1
+    change(session, holder, holder.spec.with_changes("hflip", True)).result(timeout=5)
+    second = session.train_loader
+    assert second is not first and second.dataset is first.dataset and second.persistent_workers

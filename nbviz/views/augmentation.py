@@ -90,6 +90,7 @@ class AugmentationPanel(LiveView):
         self._shown_version = -1
         self._n_samples, self._draws = samples, draws
         self.holder: PipelineHolder | None = None
+        self._attached_in_epoch: int | None = None
         self.reason_disabled = ""
         rows = self._setup(session, seed)
         super().__init__(session, children=[self.header, self.message, *rows,
@@ -116,6 +117,8 @@ class AugmentationPanel(LiveView):
                     self.holder = existing.holder
                 else:
                     self.holder = PipelineHolder(PipelineSpec.default(info), seed=seed)
+                    if session.loop_active:  # the running epoch keeps the loader it started with
+                        self._attached_in_epoch = session.epoch
                     attach(session, self.holder).result(timeout=60)
                 self._spec = self.holder.spec
                 self.effective = when_effective(session.train_loader)
@@ -238,13 +241,20 @@ class AugmentationPanel(LiveView):
         if self._widgets_stale:
             self._sync_widgets()
         self._show_preview()
-        notice = self._notice or (self.effective, "info")
+        notice = self._notice or (self._effective_now(), "info")
         text = message_html(*notice) if notice[0] else ""
         if self.message.value != text:
             self.message.value = text
         code = f"<details><summary>torchvision code</summary><pre>{html.escape(self.code())}</pre></details>"
         if self.code_view.value != code:
             self.code_view.value = code
+
+    def _effective_now(self) -> str:
+        epoch = self._attached_in_epoch
+        if epoch is not None and self.session.epoch <= epoch and self.session.loop_active:
+            return (f"{self.effective}; this panel was opened during epoch {epoch + 1}, which "
+                    f"finishes with its own loader: changes reach the training data from epoch {epoch + 2}")
+        return self.effective
 
     def _sync_widgets(self) -> None:
         with self._lock:
