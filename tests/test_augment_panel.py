@@ -170,3 +170,26 @@ def test_opening_the_panel_mid_epoch_says_when_changes_start() -> None:
     finally:
         panel.close()
         session.stop()
+
+
+def test_an_open_panel_with_nothing_on_leaves_training_bit_identical() -> None:
+    def run(with_panel: bool) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        g = torch.Generator().manual_seed(0)
+        data = TensorDataset(torch.rand(48, 1, 16, 16, generator=g), torch.arange(48) % 4)
+        loader = DataLoader(data, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(1))
+        model = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(256, 4))
+        session = nbviz.TrainingSession(model, loader, epochs=2)
+        panel = AugmentationPanel(session, samples=2, draws=2) if with_panel else None
+        session.start()
+        if panel is not None:
+            panel.reroll()            # preview draws (at a batch boundary) while training runs
+            panel._preview_future.result(timeout=10)
+            panel.set("erasing", False)   # a change that changes nothing reaches the loop too
+        session.wait(timeout=30)
+        if panel is not None:
+            panel.close()
+        return [p.detach().clone() for p in model.parameters()]
+
+    plain, viewed = run(False), run(True)
+    assert all(torch.equal(a, b) for a, b in zip(plain, viewed, strict=True))
