@@ -76,6 +76,8 @@ def test_image_info_refuses_non_images() -> None:
 
 def test_normalised_data_is_not_clipped_to_unit_range() -> None:
     info = image_info(torch.randn(3, 16, 16) * 2)
+    with pytest.raises(AugmentationError, match="colour jitter works on images with values in"):
+        PipelineSpec.default(info).with_changes("color", True)
     spec = PipelineSpec.default(info).with_changes("noise", True, sigma=0.5)
     assert "clip=False" in spec.code()
     torch.manual_seed(0)
@@ -89,3 +91,13 @@ def test_diff_names_what_changed() -> None:
     c = b.with_changes("rotation", degrees=30)
     assert c.diff(b) == "rotation (degrees=30)"
     assert c.with_changes("rotation", False).diff(c) == "rotation off"
+
+
+def test_preview_tiles_of_large_images_are_downsized() -> None:
+    from nbviz.augment.preview import MAX_TILE, draw, to_tiles
+
+    spec = PipelineSpec.default(ImageInfo(3, 224, 160)).with_changes("hflip", True, p=1.0)
+    grid = draw(torch.rand(2, 3, 224, 160), spec, draws=2, seed=0)
+    assert grid.shape == (2, 3, 3, 224, 160) and torch.equal(grid[:, 1], grid[:, 0].flip(-1))
+    tiles = to_tiles(grid, unit_range=True)
+    assert tiles.shape == (6, MAX_TILE, round(160 * MAX_TILE / 224), 3) and tiles.dtype.name == "uint8"

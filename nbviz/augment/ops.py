@@ -96,6 +96,15 @@ class Op:
     build: Builder
     extra_check: Callable[[Mapping[str, Any], ImageInfo], None] | None = None
     note: str = ""
+    unit_range_only: bool = False  # clamps to [0, 1]: refused on normalised images
+
+    def check_enable(self, info: ImageInfo) -> None:
+        """Raise AugmentationError when this op cannot be switched on for these images."""
+        if self.unit_range_only and not info.unit_range:
+            raise AugmentationError(
+                f"{self.name}: {self.label.lower()} works on images with values in [0, 1] (it "
+                "clamps to that range); these images are normalised. Augment before normalising, "
+                f"or leave {self.label.lower()} off")
 
     def default_params(self, info: ImageInfo | None = None) -> dict[str, Any]:
         values = {p.name: p.default for p in self.params}
@@ -213,7 +222,8 @@ OPS: tuple[Op, ...] = (
     Op("color", "Colour jitter", (Param("brightness", "brightness", "float", 0.3, 0.0, 1.0),
                                   Param("contrast", "contrast", "float", 0.3, 0.0, 1.0),
                                   Param("saturation", "saturation", "float", 0.0, 0.0, 1.0, colour_only=True),
-                                  Param("hue", "hue", "float", 0.0, 0.0, 0.5, colour_only=True)), _jitter),
+                                  Param("hue", "hue", "float", 0.0, 0.0, 0.5, colour_only=True)),
+       _jitter, unit_range_only=True),
     Op("spectral", "Spectral distortion", (Param("amplitude", "amplitude noise", "float", 0.2, 0.0, 2.0),
                                            Param("phase", "phase noise (rad)", "float", 0.2, 0.0, 3.2),
                                            _prob(1.0)), _spectral,

@@ -69,6 +69,8 @@ class PipelineSpec:
         params = dict(self.params)
         params[name] = MappingProxyType(checked)
         on = set(self.enabled)
+        if enabled is True or (enabled is None and name in on):
+            op.check_enable(self.info)
         if enabled is True:
             on.add(name)
         elif enabled is False:

@@ -12,6 +12,8 @@ from torch.utils.data import DataLoader, IterableDataset
 from .pipeline import PipelineSpec
 from .wiring import AugmentedDataset, first_input, sample_seed
 
+MAX_TILE = 96  # preview tiles are at most this many pixels on a side
+
 
 def fixed_samples(session: Any, k: int, input_key: str = "input") -> torch.Tensor:
     """The first ``k`` training inputs as stored (before augmentation), else the probe batch."""
@@ -74,6 +76,11 @@ def to_tiles(grid: torch.Tensor, unit_range: bool) -> np.ndarray:
     stretched over the common min..max of all tiles.
     """
     tiles = grid.reshape(-1, *grid.shape[2:]).detach().float()
+    side = max(tiles.shape[-2:])
+    if side > MAX_TILE:  # large images: a smaller copy is plenty to judge an augmentation
+        scale = MAX_TILE / side
+        size = (max(1, round(tiles.shape[-2] * scale)), max(1, round(tiles.shape[-1] * scale)))
+        tiles = torch.nn.functional.interpolate(tiles, size=size, mode="bilinear", antialias=True)
     if unit_range:
         tiles = tiles.clamp(0, 1) * 255.0
     else:
