@@ -166,7 +166,9 @@ class ControlBar(LiveView):
             parts.append(f"{rate:,.0f} samples/s")
             if total and session.batch_size and state == "running":
                 parts.append(f"{format_duration((total - step) * session.batch_size / rate)} left")
-        status_text = state + (f": {session.status_message}" if session.status_message else "")
+        message = session.status_message
+        status_text = message if message.startswith(state) else (
+            f"{state}: {message}" if message else state)
         kind = "error" if state == "failed" else (
             "warning" if "loss became" in session.status_message else "info")
         notice = self._notice

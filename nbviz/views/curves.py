@@ -21,7 +21,7 @@ def _figure(title: str, y_label: str, marks: list[bq.Mark], x: bq.Scale, y: bq.S
                     tick_format=".2g", num_ticks=5)]
     return bq.Figure(marks=marks, axes=axes, title=title, legend_location="top-right",
                      fig_margin={"top": 40, "bottom": 40, "left": 55, "right": 10},
-                     layout=widgets.Layout(width="33%", min_width="260px", height="280px"),
+                     layout=widgets.Layout(width="32%", min_width="240px", height="280px"),
                      animation_duration=0)
 
 
