@@ -190,7 +190,8 @@ def test_selection_gallery_and_click_to_sample(session):
     view.refresh()
     assert "3 selected" in view.gallery_title.value
     assert view.gallery.count == 3 and view.gallery.tile_height == 28
-    view.scatter._handle_msg(view.scatter, {"type": "click", "index": 7}, [])
+    view.scatter._handle_msg({"content": {"data": {"method": "custom", "content": {"type": "click", "index": 7}}},
+                              "buffers": []})
     assert selection_for(session).sample == 7
     view._on_gallery_click(1)
     assert selection_for(session).sample == 5

@@ -75,7 +75,7 @@ class ScatterWidget(anywidget.AnyWidget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._click_handlers: list[Callable[[int], None]] = []
-        self.on_msg(self._handle_msg)
+        self.on_msg(self._on_custom_msg)
 
     # ---- validation (values from the front end are untrusted) ---------------------------
     @traitlets.validate("positions")
@@ -213,7 +213,7 @@ class ScatterWidget(anywidget.AnyWidget):
         else:
             self._click_handlers.append(handler)
 
-    def _handle_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
+    def _on_custom_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if not isinstance(content, dict) or content.get("type") != "click":
             return
         index = content.get("index")

@@ -33,8 +33,20 @@ def _points(scatter) -> int:
     return scatter.evaluate("el => el.nbvizScatter ? el.nbvizScatter.state.n : 0")
 
 
+def _accept_kernel_dialog(page) -> None:
+    """JupyterLab sometimes asks which kernel to start even with kernelspec metadata."""
+    dialog = page.locator(".jp-Dialog").filter(has_text="Select Kernel")
+    try:
+        dialog.wait_for(state="visible", timeout=3000)
+    except Exception:  # noqa: BLE001 - no dialog: nothing to do
+        return
+    dialog.get_by_role("button", name="Select").click()
+    wait_kernel_idle(page)
+
+
 def test_hover_shows_thumbnail_and_box_selection_reaches_python(page, lab) -> None:
     open_notebook(page, lab, "04_embeddings.ipynb")
+    _accept_kernel_dialog(page)
     run_all_cells(page)
     wait_kernel_idle(page)
     scatter = page.locator(SCATTER).first
