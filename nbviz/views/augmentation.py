@@ -30,7 +30,7 @@ _ROW = widgets.Layout(align_items="center", flex_flow="row wrap")
 
 def _param_widget(op: Op, param: Param, value: Any, colour: bool) -> widgets.Widget:
     common = dict(description=param.label, continuous_update=False,
-                  style={"description_width": "initial"}, layout=widgets.Layout(width="270px"))
+                  style={"description_width": "initial"}, layout=widgets.Layout(width="250px"))
     if param.kind == "range":
         hi = min(param.high, 2.0) if op.name == "zoom" else param.high
         return widgets.FloatRangeSlider(value=value, min=param.low, max=hi, step=param.step,
@@ -141,7 +141,9 @@ class AugmentationPanel(LiveView):
             for w in (box, *params.values()):
                 w.observe(lambda _c, name=op.name: self._on_widget(name), names="value")
                 w.disabled = w.disabled or bool(self.reason_disabled)
-            notes = [op.note] if op.note else []
+            if op.note:
+                box.tooltip = op.note
+            notes = []
             if op.name == "color" and not colour:
                 notes.append("saturation and hue need colour images; these have one channel")
             extra = [widgets.HTML(f'<span style="color:#666">{html.escape("; ".join(notes))}</span>')] \

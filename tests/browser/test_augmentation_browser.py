@@ -61,5 +61,7 @@ def test_toggling_rotation_changes_the_preview(page, lab) -> None:
         raise
     assert after != before
     assert checkbox.is_checked() != was_checked
+    page.locator(CANVAS).first.scroll_into_view_if_needed()
+    screenshot(page, "augmentation_after_toggle")
     message = page.locator(".nbviz-augment-message").first.inner_text()
     assert "refused" not in message
