@@ -97,7 +97,8 @@ def test_hover_shows_thumbnail_and_box_selection_reaches_python(page, lab) -> No
         raise
 
     # and a cell run after the selection prints what explorer.selected holds
-    last = page.locator(".jp-CodeCell").last
+    cells = page.locator(".jp-NotebookPanel:visible .jp-CodeCell")
+    last = cells.nth(cells.count() - 1)  # fixed index: Shift+Enter adds a cell below
     last.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")
     wait_kernel_idle(page)
