@@ -53,8 +53,10 @@ class LiveView(widgets.VBox):
 
     def close(self) -> None:
         self.active = False
-        self.session.pump.unregister(self)
-        self.on_close()
+        session = getattr(self, "session", None)  # None when __init__ failed half-way
+        if session is not None:
+            session.pump.unregister(self)
+            self.on_close()
         super().close()
 
     def on_close(self) -> None:

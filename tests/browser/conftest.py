@@ -72,10 +72,11 @@ def lab(tmp_path_factory):
         try:
             urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
             break
-        except OSError:
+        except OSError as exc:
             if process.poll() is not None or time.monotonic() > deadline:
                 log.close()
-                raise RuntimeError("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-3000:])
+                raise RuntimeError("JupyterLab did not start:\n"
+                                   + (home / "lab.log").read_text()[-3000:]) from exc
             time.sleep(0.5)
     yield Lab(url, token, root)
     process.terminate()
