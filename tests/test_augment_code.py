@@ -77,3 +77,18 @@ def test_empty_pipeline_code_is_identity() -> None:
     x = torch.rand(3, 8, 8)
     assert torch.equal(_run_code(spec.code())(x), x)
     assert PipelineHolder(spec).apply(x, 0) is x
+
+
+def test_a_batch_fetch_gives_the_same_samples_and_restores_the_thread_count() -> None:
+    spec = PipelineSpec.default(ImageInfo(1, 16, 16)).with_changes("rotation", True)
+    images = torch.rand(5, 1, 16, 16)
+    dataset = AugmentedDataset(torch.utils.data.TensorDataset(images, torch.arange(5)), PipelineHolder(spec))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        batch = dataset.__getitems__([4, 0, 2])
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    for (x, y), i in zip(batch, [4, 0, 2], strict=True):
+        assert int(y) == i and torch.equal(x, dataset[i][0])

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 
 from .pipeline import PipelineSpec
-from .wiring import AugmentedDataset, first_input, sample_seed
+from .wiring import AugmentedDataset, first_input, one_thread, sample_seed
 
 MAX_TILE = 96  # preview tiles are at most this many pixels on a side
 
@@ -49,7 +49,7 @@ def draw(samples: torch.Tensor, spec: PipelineSpec, draws: int, seed: int) -> to
     """
     pipeline = spec.build()
     rows = []
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), one_thread():
         for i, x in enumerate(samples):
             row = [x]
             for d in range(draws):

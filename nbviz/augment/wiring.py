@@ -7,9 +7,10 @@ so a run is reproducible; :func:`attach` rebuilds ``session.train_loader`` aroun
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
@@ -29,6 +30,20 @@ def sample_seed(seed: int, epoch: int, index: int) -> int:
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & ((1 << 64) - 1)
     z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & ((1 << 64) - 1)
     return (z ^ (z >> 31)) & _MASK
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch intra-op threads set to 1 for a while (per-sample ops on small images run several
+    times faster without a thread pool to wake; DataLoader workers already run this way)."""
+    threads = torch.get_num_threads()
+    if threads > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            torch.set_num_threads(threads)
 
 
 class PipelineHolder:
@@ -112,6 +127,13 @@ class AugmentedDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Any]:
+        """One batch of samples (the DataLoader calls this): the pipeline runs on one thread."""
+        if self.holder.pipeline is None:
+            return [self[i] for i in indices]
+        with one_thread():
+            return [self[i] for i in indices]
 
     def __getitem__(self, index: int) -> Any:
         item = self.dataset[index]
@@ -217,4 +239,5 @@ def when_effective(loader: Any) -> str:
     return "changes apply from the next batch (the loader has no worker processes)"
 
 
-__all__ = ["AugmentedDataset", "PipelineHolder", "attach", "change", "sample_seed", "when_effective"]
+__all__ = ["AugmentedDataset", "PipelineHolder", "attach", "change", "one_thread", "sample_seed",
+           "when_effective"]
