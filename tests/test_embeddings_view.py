@@ -64,7 +64,7 @@ def test_tsne_progress_animates_and_cancel_keeps_previous_layout(session, monkey
         started.set()
         release.wait(5)
         if cancel.is_set():
-            raise emb.embed.Cancelled("t-SNE cancelled")
+            raise emb.embed.ProjectionCancelled("t-SNE cancelled")
         return np.zeros((len(X), 2), np.float32)
 
     monkeypatch.setattr(emb.embed, "project", fake_project)
@@ -126,7 +126,8 @@ def test_layer_without_vectors_gets_a_clear_message(digits_split):
     view = EmbeddingExplorer(run, n_samples=40, layer="total")
     view.active = False
     view.compute(wait=True)
-    assert "not a batch of vectors" in view.status.value and "pick another layer" in view.status.value
+    status = view.status.value
+    assert "features failed" in status and "batch of vectors (n, d)" in status and "pick another layer" in status
     assert view.layout is None
     view.layer_select.value = "fc:input"
     view.refresh()

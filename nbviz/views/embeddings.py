@@ -17,18 +17,14 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
-import math
 import threading
 import time
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from . import _embed_adapter as embed
+from .. import embed
 from .base import LiveView, check_session, message_html
 from .embeddings_data import check_probe_memory, layer_options, point_colors, thumbnails_of
 from .image_grid import ImageGrid
@@ -42,7 +38,7 @@ MAX_SAMPLES = 100_000
 
 def available_methods() -> list[str]:
     """Projection methods usable here (UMAP only when umap-learn is installed)."""
-    return [m for m in METHODS if m != "umap" or importlib.util.find_spec("umap") is not None]
+    return [m for m in METHODS if m != "umap" or embed.umap_available()]
 
 
 def procrustes(Y: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -141,7 +137,7 @@ class EmbeddingExplorer(LiveView):
         self._shown = {k: -1 for k in self._versions}
         self._progress: tuple[int, int] | None = None
         self._message = ("", "info")
-        self._logits: np.ndarray | None = None
+        self._features: embed.Features | None = None
         self._gallery_items: list[int] = []
         self.last_error: str | None = None
         self.last_duration: float | None = None
@@ -149,7 +145,7 @@ class EmbeddingExplorer(LiveView):
         thumbs = thumbnails_of(inputs)
         if thumbs is not None:
             self.scatter.set_thumbnails(thumbs)
-        self.scatter.set_info(labels=self._labels, class_names=self._names(0))
+        self.scatter.set_info(labels=self._labels, class_names=self._names())
         self.scatter.on_click(self._on_point_click)
         self.scatter.observe(self._on_selected, names="selected")
         self.gallery.on_click(self._on_gallery_click)
@@ -257,15 +253,21 @@ class EmbeddingExplorer(LiveView):
 
     def _work(self, layer: str, method: str, init: np.ndarray | None) -> None:
         name = METHODS[method]
+        stage = "features"
         try:
             self._say(f"computing features of {len(self._inputs)} samples at {layer} ...")
-            X, logits = embed.extract(self.session, layer, self._inputs)
+            name_, _, side = layer.partition(":")
+            feats = embed.extract_features(self.session, self._inputs, self._targets, layer=name_,
+                                           side="input" if side == "input" else "output",
+                                           n=len(self._inputs), cancel=self._cancel)
+            X = feats.values
             with self._lock:
-                self._logits = logits
+                self._features = feats
                 self._versions["info"] += 1
                 self._versions["colors"] += 1
                 if method == "tsne":
                     self._progress = (0, 1)
+            stage = name
             self._say(f"{name} of {X.shape[0]} x {X.shape[1]} features ...")
             start = time.perf_counter()
             Y = embed.project(X, method, init=init, callback=self._on_progress, cancel=self._cancel)
@@ -283,7 +285,7 @@ class EmbeddingExplorer(LiveView):
             self._say(f"{name}{warm} of {len(Y)} points, {X.shape[1]}-d features at {layer}, "
                       f"step {self.session.step_count}: {duration:.2f} s")
         except Exception as exc:  # noqa: BLE001 - any failure must keep the previous layout
-            cancelled = self._cancel.is_set() or isinstance(exc, embed.Cancelled)
+            cancelled = self._cancel.is_set() or isinstance(exc, embed.ProjectionCancelled)
             with self._lock:
                 self._live = self._layout
                 self._versions["live"] += 1
@@ -292,7 +294,7 @@ class EmbeddingExplorer(LiveView):
             if cancelled:
                 self._say(f"{name} cancelled; {kept}.", "warning")
             else:
-                self._say(f"{name} failed: {exc}\n({kept}; pick another layer or method and press Compute)",
+                self._say(f"{stage} failed: {exc}\n({kept}; pick another layer or method and press Compute)",
                           "error")
         finally:
             with self._lock:
@@ -334,39 +336,31 @@ class EmbeddingExplorer(LiveView):
             if "status" in changed:
                 self.status.value = message_html(*message) if message[0] else ""
 
-    def _names(self, n_logits: int) -> list[str]:
-        k = max(int(self._labels.max(initial=-1)) + 1, n_logits)
+    def _names(self) -> list[str]:
+        feats = self._features
+        top = -1 if feats is None or feats.predictions is None else int(feats.predictions.max(initial=-1))
+        k = max(int(self._labels.max(initial=-1)), top) + 1
         if self.class_names:
             return self.class_names + [str(i) for i in range(len(self.class_names), k)]
         return [str(i) for i in range(k)]
 
     def _predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        logits = self._logits
-        if logits is None or len(logits) != len(self._labels):
+        feats = self._features
+        if feats is None or feats.predictions is None or len(feats.predictions) != len(self._labels):
             return None
-        t = torch.from_numpy(logits)
-        probs = t.softmax(1)
-        conf, pred = probs.max(1)
-        labels = torch.from_numpy(self._labels)
-        valid = (labels >= 0) & (labels < t.shape[1])
-        loss = torch.full((len(t),), math.nan)
-        if valid.any():
-            loss[valid] = F.cross_entropy(t[valid], labels[valid], reduction="none")
-        return pred.numpy(), conf.numpy(), loss.numpy()
+        loss = feats.loss if feats.loss is not None else np.full(len(self._labels), np.nan, np.float32)
+        return feats.predictions, feats.confidence, loss
 
     def _push_info(self) -> None:
         pred = self._predictions()
-        n_logits = 0 if self._logits is None else self._logits.shape[1]
         if pred is None:
-            self.scatter.set_info(labels=self._labels, class_names=self._names(n_logits))
+            self.scatter.set_info(labels=self._labels, class_names=self._names())
         else:
             self.scatter.set_info(labels=self._labels, predictions=pred[0], confidences=pred[1],
-                                  losses=pred[2], class_names=self._names(n_logits))
+                                  losses=pred[2], class_names=self._names())
 
     def _push_colors(self) -> None:
-        pred = self._predictions()
-        n_logits = 0 if self._logits is None else self._logits.shape[1]
-        colors, note = point_colors(self.color_select.value, self._labels, pred, self._names(n_logits))
+        colors, note = point_colors(self.color_select.value, self._labels, self._predictions(), self._names())
         self.scatter.set_colors(**colors)
         if note:
             self._say(note, "warning")
@@ -380,7 +374,7 @@ class EmbeddingExplorer(LiveView):
                                     f"{len(chosen)} selected</b>{more}" if chosen else "")
         tiles = thumbnails_of(self._inputs[shown]) if shown else None
         if tiles is not None:
-            names = self._names(0)
+            names = self._names()
             labels = [names[k] if 0 <= k < len(names) else "" for k in self._labels[shown]]
             self.gallery.set_tiles(tiles if tiles.shape[-1] != 1 else tiles[..., 0], labels=labels)
         else:

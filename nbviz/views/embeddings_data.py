@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._embed_adapter import last_linear
+from ..embed import FeatureError, default_layer
 
 FEATURE_BYTES_GUESS = 4 * 1024  # float32 features of up to 1024 dims per sample
 
@@ -44,9 +44,11 @@ def check_probe_memory(n: int, sample_shape: tuple[int, ...], element_size: int 
 def layer_options(model: nn.Module) -> list[tuple[str, str]]:
     """(label, value) choices: the last Linear's input first, then every submodule's output."""
     options: list[tuple[str, str]] = []
-    linear = last_linear(model)
-    if linear is not None:
+    try:
+        linear = default_layer(model)
         options.append((f"input of {linear} (Linear)", f"{linear}:input"))
+    except FeatureError:  # no Linear layer: every module's output is still offered
+        pass
     for name, module in model.named_modules():
         if name:
             options.append((f"{name} ({type(module).__name__})", name))
