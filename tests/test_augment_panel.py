@@ -128,6 +128,12 @@ def test_panel_with_workers_says_next_epoch_and_a_second_panel_shares_the_pipeli
         assert "next epoch" in first.message.value
         first.set("vflip", True)
         assert second.holder is first.holder and second.holder.spec.active_ops() == ["vflip"]
+        second.refresh()
+        assert second.checkboxes["vflip"].value and second.spec.active_ops() == ["vflip"]
+        second.set("hflip", True)                       # builds on the first panel's change
+        assert first.holder.spec.active_ops() == ["hflip", "vflip"]
+        first.refresh()
+        assert first.checkboxes["hflip"].value
     finally:
         first.close()
         second.close()

@@ -57,6 +57,7 @@ class PipelineHolder:
     def __init__(self, spec: PipelineSpec, seed: int = 0) -> None:
         self._lock = threading.Lock()
         self._spec = spec
+        self.requested = spec  # the latest spec accepted by any panel (in force at the next boundary)
         self._pipeline: v2.Compose | None = spec.build() if spec.enabled else None
         self.seed = int(seed)
         self.version = 0

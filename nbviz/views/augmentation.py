@@ -120,7 +120,7 @@ class AugmentationPanel(LiveView):
                     if session.loop_active:  # the running epoch keeps the loader it started with
                         self._attached_in_epoch = session.epoch
                     attach(session, self.holder).result(timeout=60)
-                self._spec = self.holder.spec
+                self._spec = self.holder.requested
                 self.effective = when_effective(session.train_loader)
         except (AugmentationError, ValueError, TypeError) as exc:
             self.reason_disabled = str(exc)
@@ -185,6 +185,8 @@ class AugmentationPanel(LiveView):
         if self.reason_disabled or self._spec is None:
             raise AugmentationError(f"augmentation is disabled for this run: {self.reason_disabled}")
         with self._lock:
+            if self.holder is not None:  # another panel on this run may have changed it
+                self._spec = self.holder.requested
             new = self._spec.with_changes(name, enabled, **values)
             shape = tuple(self._samples.shape[1:])
             if new.output_shape() != shape:
@@ -198,6 +200,8 @@ class AugmentationPanel(LiveView):
                 done.set_result("no change")
                 return done
             self._spec = new
+            if self.holder is not None:
+                self.holder.requested = new
             self._widgets_stale = True
             self._notice = None
             self._request_preview()
@@ -237,8 +241,12 @@ class AugmentationPanel(LiveView):
             self.message.value = message_html(
                 f"Augmentation is off for this run. {self.reason_disabled}", "warning")
             return
-        if self._preview_future is None:
-            with self._lock:
+        with self._lock:
+            if self.holder is not None and self.holder.requested is not self._spec:
+                self._spec = self.holder.requested  # changed from another panel
+                self._widgets_stale = True
+                self._request_preview()
+            if self._preview_future is None:
                 self._request_preview()
         if self._widgets_stale:
             self._sync_widgets()
