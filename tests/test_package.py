@@ -1,0 +1,37 @@
+"""Packaging promises: a light import, the dependency spec, committed front-end bundles."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("bqplot", "matplotlib", "ipympl", "openTSNE", "umap", "sklearn", "ipywidgets", "anywidget")
+
+
+def test_import_nbviz_does_not_import_heavy_optional_packages():
+    code = ("import sys, nbviz; "
+            f"print([m for m in {HEAVY!r} if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_public_names_resolve_lazily():
+    code = ("import nbviz; names = [n for n in nbviz.__all__ if getattr(nbviz, n) is None]; "
+            "print(names)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_ipykernel_versions_that_break_thread_sends_are_excluded():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    spec = next(d for d in project["dependencies"] if d.startswith("ipykernel"))
+    assert "!=7.0.0" in spec and "!=7.0.1" in spec
+
+
+def test_every_front_end_entry_has_a_committed_bundle():
+    entries = {p.stem for p in (ROOT / "js" / "src").glob("*.js")}
+    bundles = {p.stem for p in (ROOT / "nbviz" / "static").glob("*.js")}
+    assert entries and entries <= bundles
