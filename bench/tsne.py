@@ -6,7 +6,9 @@ optimisation) and the 10-nearest-neighbour recall of the layout (the share of ea
 nearest neighbours in the 64-D data that are among its 10 nearest in 2-D). Also the first
 PCA layout and a warm-started t-SNE refresh (the next "epoch": the same samples with new
 noise, initialised from the previous layout). The machine is shared, so the 1-minute load
-average is printed next to every timing.
+average is printed next to every timing, and the process's CPU time (all its threads) next
+to the wall time: a wall time well above the CPU time of a single-threaded run means the run
+waited for a core.
 
 Run: .venv/bin/python bench/tsne.py [--n 10000] [--skip-baselines]
 """
@@ -42,12 +44,12 @@ def load() -> str:
 
 def timed(name: str, fn, high: np.ndarray) -> tuple[float, float, np.ndarray]:
     before = load()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     Y = np.asarray(fn(), dtype=np.float32)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     r = recall(high, Y)
-    print(f"{name:<34s} {seconds:7.2f} s   10-NN recall {r:.4f}   ({before} -> {load()})",
-          flush=True)
+    print(f"{name:<34s} {seconds:7.2f} s (cpu {cpu:6.2f} s)   10-NN recall {r:.4f}   "
+          f"({before} -> {load()})", flush=True)
     return seconds, r, Y
 
 

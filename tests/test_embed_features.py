@@ -130,3 +130,25 @@ def test_probing_during_training_changes_nothing() -> None:
     assert plain.keys() == probed.keys()
     for key in plain:
         assert torch.equal(plain[key], probed[key]), key
+
+
+@pytest.mark.parametrize("name, layer, dims", [("resnet18", "fc", 512),
+                                               ("mobilenet_v3_small", "classifier.3", 1024)])
+def test_torchvision_models(name: str, layer: str, dims: int) -> None:
+    import torchvision
+
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)(weights=None, num_classes=10)
+    model.train()
+    bn_before = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    x = torch.rand(4, 3, 64, 64)
+    feats = extract_features(model, x, batch_size=2)
+    assert feats.layer == layer and feats.values.shape == (4, dims)
+    assert feats.predictions.shape == (4,) and feats.loss is None  # no targets given
+    assert model.training  # mode restored
+    for key, value in model.state_dict().items():
+        if "running" in key:
+            assert torch.equal(value, bn_before[key]), key
+    maps = extract_features(model, x, layer="features.1" if "mobile" in name else "layer1",
+                            side="output")
+    assert maps.reduction == "avg" and maps.values.shape[0] == 4

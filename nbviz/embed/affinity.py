@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 
+from .errors import ProjectionCancelled
 
-def knn(X: torch.Tensor, k: int, block: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+
+def knn(X: torch.Tensor, k: int, block: int | None = None,
+        cancel: threading.Event | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Exact ``k`` nearest neighbours of every row of ``X`` (itself excluded).
 
     Squared Euclidean distances come from one matrix product per block of rows, so memory
-    stays at ``block x n`` floats.
+    stays at ``block x n`` floats (by default about 128 MiB). ``cancel`` is checked between
+    blocks.
 
     Returns:
         (indices int64 (n, k), squared distances float32 (n, k)), nearest first.
     """
     n = X.shape[0]
     k = min(k, n - 1)
+    if block is None:
+        block = int(max(16, min(2048, 2**25 // max(n, 1))))
     Xd = X.to(torch.float32)
+    Xd = Xd - Xd.mean(0)  # same distances, less cancellation in |x|^2 + |y|^2 - 2 x.y
     sq = (Xd * Xd).sum(1)
     idx_out = torch.empty((n, k), dtype=torch.int64)
     dist_out = torch.empty((n, k), dtype=torch.float32)
     for start in range(0, n, block):
+        if cancel is not None and cancel.is_set():
+            raise ProjectionCancelled("t-SNE was cancelled")
         stop = min(start + block, n)
         d = torch.addmm(sq[None, :], Xd[start:stop], Xd.T, beta=1.0, alpha=-2.0)
         d += sq[start:stop, None]
@@ -60,8 +71,8 @@ def conditional_p(sq_dist: np.ndarray, perplexity: float, tol: float = 1e-4) -> 
     return (w / w.sum(1, keepdims=True)).astype(np.float32)
 
 
-def edge_weights(X: torch.Tensor, perplexity: float,
-                 keep: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def edge_weights(X: torch.Tensor, perplexity: float, keep: int | None = None,
+                 cancel: threading.Event | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Directed kNN edges with weights that sum to the symmetric t-SNE P.
 
     For each point i and neighbour j the weight is ``p(j|i) / (2 n)``; applying every directed
@@ -73,7 +84,7 @@ def edge_weights(X: torch.Tensor, perplexity: float,
     """
     n = X.shape[0]
     k = int(min(n - 1, max(1, round(3 * perplexity))))
-    idx, dist = knn(X, k)
+    idx, dist = knn(X, k, cancel=cancel)
     p = conditional_p(dist.numpy(), perplexity)
     if keep is not None and keep < k:  # the nearest ``keep`` carry most of the mass
         idx, p = idx[:, :keep], p[:, :keep]

@@ -141,7 +141,10 @@ def _data(source: Any, inputs: Any, targets: Any, n: int) -> tuple[torch.Tensor,
     if inputs is None:
         if not hasattr(source, "probe_batch"):
             raise FeatureError("pass inputs= (a tensor of samples) when giving a bare model")
-        return source.probe_batch(n)
+        # probe_batch seeds and restores the global RNG: drawing it from another thread while
+        # a step runs would rewind the training thread's random numbers, so draw it at a
+        # batch boundary too
+        return source.run_at_batch_boundary(lambda: source.probe_batch(n)).result()
     if not isinstance(inputs, torch.Tensor):
         raise FeatureError(f"inputs must be a torch.Tensor batch, got {type(inputs).__name__}")
     if targets is not None and len(targets) != len(inputs):

@@ -114,14 +114,18 @@ class TSNE:
         """
         X = check_points(X, min_points=2)
         n = X.shape[0]
-        if n < 4:  # too few points for neighbourhoods; a scaled PCA is the honest answer
-            return pca(X) if n > 2 else _tiny_layout(X)
+        if n < 4:  # too few points for neighbourhoods; PCA is the honest answer
+            _check_cancel(cancel)
+            Y = pca(X) if n > 2 else _tiny_layout(X)
+            if callback is not None:
+                callback(1, 1, Y.copy())
+            return Y
         warm = init is not None
         Y = self._initial_layout(X, init)
         _check_cancel(cancel)
         perplexity = min(self.perplexity, (n - 1) / 3.0)
         keep = self.neighbours or max(5, round(perplexity / 2))
-        nbr, weight = edge_weights(torch.from_numpy(X), perplexity, keep)
+        nbr, weight = edge_weights(torch.from_numpy(X), perplexity, keep, cancel)
         _check_cancel(cancel)
         attraction = _Attraction(nbr.astype(np.int32), weight)
         if warm:
@@ -163,6 +167,10 @@ class TSNE:
                 _check_cancel(cancel)
                 rep, z = repulsion(Y)
                 grad = exaggeration * attraction(Y) - rep / np.float32(z)
+                if not np.isfinite(grad).all():
+                    raise ProjectionError(
+                        "t-SNE diverged (non-finite gradient at iteration "
+                        f"{it}); try a smaller learning_rate, or scale the features")
                 same = (grad > 0) == (update > 0)
                 gains = np.where(same, gains * 0.8, gains + 0.2)
                 np.maximum(gains, 0.01, out=gains)
@@ -173,9 +181,6 @@ class TSNE:
                 it += 1
                 if callback is not None and (it % self.callback_every == 0 or it == total):
                     callback(it, total, Y.copy())
-        if not np.isfinite(Y).all():
-            raise ProjectionError("t-SNE diverged (non-finite layout); try a smaller "
-                                  "learning_rate or check the features for extreme values")
         return Y.astype(np.float32)
 
 
