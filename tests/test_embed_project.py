@@ -70,3 +70,29 @@ def test_cancel_and_restart() -> None:
     assert job.snapshot()[0] == "cancelled" and job.layout is None
     job.start(_blobs(), "pca")  # a new run after a cancelled one
     assert job.wait(30) and job.snapshot()[0] == "done"
+
+
+def test_umap_path_with_a_stand_in_module(monkeypatch) -> None:
+    """The umap-learn call (init, seed, neighbours) without needing the optional package."""
+    import sys
+    import types
+
+    calls: dict[str, object] = {}
+
+    class FakeUMAP:
+        def __init__(self, **kwargs: object) -> None:
+            calls.update(kwargs)
+
+        def fit_transform(self, X: np.ndarray) -> np.ndarray:
+            return X[:, :2] * 2.0
+
+    monkeypatch.setitem(sys.modules, "umap", types.SimpleNamespace(UMAP=FakeUMAP))
+    X = _blobs(50)
+    previous = np.ones((50, 2), dtype=np.float32)
+    frames: list[int] = []
+    Y = project(X, "umap", init=previous, n_neighbors=80, callback=lambda i, t, L: frames.append(i))
+    assert Y.dtype == np.float32 and np.allclose(Y, X[:, :2] * 2.0) and frames == [1]
+    assert calls["n_neighbors"] == 49 and calls["random_state"] == 0
+    assert np.array_equal(calls["init"], previous)
+    with pytest.raises(ProjectionError, match=r"\(50, 2\)"):
+        project(X, "umap", init=np.ones((3, 2)))
