@@ -322,7 +322,14 @@ function render({ model, el }) {
   observer.observe(plot);
   onInfo(); onThumbs(); onHeight(); onPositions();
   // for benchmarks and tests: where point i is on screen (CSS px relative to the plot)
-  root.nbvizScatter = { screenOf: (i) => dataToScreen(st.view, st.to[2 * i], st.to[2 * i + 1], st.width, st.height), state: st };
+  root.nbvizScatter = {
+    screenOf: (i) => dataToScreen(st.view, st.to[2 * i], st.to[2 * i + 1], st.width, st.height),
+    state: st,
+    drawNow: () => { // one full frame, waited for (reading a pixel forces the GPU to finish)
+      draw();
+      if (renderer) renderer.gl.readPixels(0, 0, 1, 1, renderer.gl.RGBA, renderer.gl.UNSIGNED_BYTE, new Uint8Array(4));
+    },
+  };
 
   return () => {
     for (const [ev, fn] of handlers) model.off(ev, fn);
