@@ -96,3 +96,30 @@ def test_umap_path_with_a_stand_in_module(monkeypatch) -> None:
     assert np.array_equal(calls["init"], previous)
     with pytest.raises(ProjectionError, match=r"\(50, 2\)"):
         project(X, "umap", init=np.ones((3, 2)))
+
+
+def test_warm_start_only_from_a_matching_layout(monkeypatch) -> None:
+    import sys
+
+    project_mod = sys.modules["nbviz.embed.project"]  # (the package's `project` is the function)
+    inits: list[object] = []
+    real = project_mod.project
+
+    def spy(X, method="pca", *, init=None, **kw):
+        inits.append(None if init is None else init.shape)
+        return real(X, method, init=init, **kw)
+
+    monkeypatch.setattr(project_mod, "project", spy)
+    job = ProjectionJob()
+    X = _blobs()
+    small = dict(perplexity=10, n_iter=30, early_exaggeration_iter=30)
+    job.start(X, "pca", warm=True)  # nothing to warm from
+    job.wait(30)
+    job.start(X, "tsne", warm=True, **small)  # the last layout is PCA's: fresh t-SNE
+    job.wait(30)
+    job.start(X, "tsne", warm=True, **small)  # now warm
+    job.wait(30)
+    job.start(X[:200], "tsne", warm=True, **small)  # other points: fresh
+    job.wait(30)
+    assert inits == [None, None, (300, 2), None]
+    assert job.layout_method == "tsne" and job.layout.shape == (200, 2)

@@ -68,7 +68,7 @@ class ProjectionJob:
 
     Example:
         >>> job = ProjectionJob()                                   # doctest: +SKIP
-        >>> job.start(features, "tsne", init=job.layout)            # doctest: +SKIP
+        >>> job.start(features, "tsne", warm=True)  # warm start from the last t-SNE  # doctest: +SKIP
         >>> state, progress, layout, error, version = job.snapshot()  # doctest: +SKIP
     """
 
@@ -81,13 +81,21 @@ class ProjectionJob:
         self.method: str | None = None
         self.progress = 0.0
         self.layout: np.ndarray | None = None  # last finished layout
+        self.layout_method: str | None = None  # the method that made it
         self.partial: np.ndarray | None = None  # the running optimisation's latest layout
         self.error: str | None = None
         self.traceback: str | None = None
         self.version = 0  # bumped on every change
 
-    def start(self, X: Any, method: str = "tsne", init: Any = None, **options: Any) -> None:
+    def start(self, X: Any, method: str = "tsne", init: Any = None, warm: bool = False,
+              **options: Any) -> None:
         """Start a projection of ``X`` (cancelling any running one); returns at once.
+
+        Args:
+            init: a layout to start from (see :func:`project`).
+            warm: start from the last finished layout when it came from the same method
+                and has one row per point of ``X`` (the per-epoch refresh); otherwise a
+                fresh run.
 
         Input is checked here, so bad data raises :class:`ProjectionError` in the caller.
         """
@@ -95,6 +103,9 @@ class ProjectionJob:
         if method not in METHODS:
             raise ProjectionError(f"method must be one of {METHODS}, got {method!r}")
         self.cancel(wait=True)
+        if warm and init is None and self.layout is not None \
+                and self.layout_method == method and len(self.layout) == len(X):
+            init = self.layout
         cancel = threading.Event()
         with self._lock:
             self._cancel = cancel
@@ -162,7 +173,7 @@ class ProjectionJob:
                 return
             self.state, self.error, self.traceback, self.partial = state, error, tb, None
             if layout is not None:
-                self.layout, self.progress = layout, 1.0
+                self.layout, self.layout_method, self.progress = layout, self.method, 1.0
             self.version += 1
         self._notify()
 
