@@ -228,3 +228,11 @@ def test_helpers():
     assert "not class ids" in note and "values" in colors
     colors, note = point_colors("correct", np.array([1, 2]), None, ["a", "b", "c"])
     assert "class scores" in note and colors["title"] == "true label"
+
+
+def test_dashboard_has_an_embeddings_tab(session):
+    board = nbviz.Dashboard(session)
+    assert "Embeddings" in board.tabs.titles
+    view = board.view("Embeddings")
+    assert isinstance(view, EmbeddingExplorer)
+    board.close()
