@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 OUTPUT_DIR = Path(os.environ.get("NBVIZ_TEST_OUTPUT", Path(__file__).resolve().parents[2] / "test-output"))
 
@@ -17,7 +18,19 @@ def open_notebook(page: Page, lab, name: str) -> None:
     page.goto(f"{lab.url}/lab/tree/{name}?token={lab.token}&reset")
     page.locator(".jp-NotebookPanel").first.wait_for(state="visible", timeout=90_000)
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=60_000)
+    accept_kernel_dialog(page)
     wait_kernel_idle(page, timeout=120)
+
+
+def accept_kernel_dialog(page: Page, wait_s: float = 3.0) -> None:
+    """Answer JupyterLab's "Select Kernel" dialog with its default (the notebook's kernel)."""
+    dialog = page.locator(".jp-Dialog").filter(has_text="Select Kernel")
+    try:
+        dialog.wait_for(state="visible", timeout=wait_s * 1000)
+    except PlaywrightTimeout:
+        return  # no dialog: nothing to answer
+    dialog.get_by_role("button", name="Select").click()
+    dialog.wait_for(state="hidden")
 
 
 def wait_kernel_idle(page: Page, timeout: float = 120) -> None:
@@ -33,6 +46,7 @@ def run_all_cells(page: Page, timeout: float = 300) -> None:
     for _ in range(3):  # a click while the kernel is still connecting can be lost: retry
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
+        accept_kernel_dialog(page, wait_s=1.0)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if any(re.search(r"\[(\*|\d+)\]", t) for t in prompts.all_inner_texts()):
