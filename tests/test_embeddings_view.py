@@ -236,3 +236,11 @@ def test_dashboard_has_an_embeddings_tab(session):
     view = board.view("Embeddings")
     assert isinstance(view, EmbeddingExplorer)
     board.close()
+
+
+def test_wait_starts_the_first_layout_even_before_the_pump_ticks(session):
+    view = explorer(session)
+    assert view.layout is None
+    view.wait()
+    assert view.layout is not None and view.scatter.n_points == 80
+    view.close()

@@ -189,7 +189,11 @@ class EmbeddingExplorer(LiveView):
             self.wait(timeout)
 
     def wait(self, timeout: float = 300.0) -> None:
-        """Blocks until the running projection ends, then brings the widgets up to date."""
+        """Blocks until the running (or requested) projection ends, then updates the widgets."""
+        with self._lock:
+            pending = self._request
+        if pending is not None:  # asked for but the pump has not started it yet
+            self._start(pending)
         job = self._job
         if job is not None:
             job.join(timeout)
