@@ -55,7 +55,7 @@ class TSNE:
 
     Args:
         perplexity: effective number of neighbours (5-50 is typical); capped below n / 3.
-        n_iter: optimisation iterations after early exaggeration (None: 250, or 100 for a
+        n_iter: optimisation iterations after early exaggeration (None: 250, or 60 for a
             warm start). The defaults match scikit-learn's 10-NN recall (1,000 iterations)
             on 10k digits; see bench/tsne.py.
         early_exaggeration_iter: iterations with attraction exaggerated (cold starts only).
@@ -129,7 +129,7 @@ class TSNE:
         _check_cancel(cancel)
         attraction = _Attraction(nbr.astype(np.int32), weight)
         if warm:
-            phases = [(1.0, self.n_iter or 100, 0.8)]
+            phases = [(1.0, self.n_iter or 60, 0.8)]
         else:
             phases = [(self.exaggeration, self.early_exaggeration_iter, 0.5),
                       (1.0, self.n_iter or 250, 0.8)]
