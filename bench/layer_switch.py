@@ -6,6 +6,10 @@ batch boundary, hooks only for that pass), scales 64 tiles to uint8 and hands on
 the widget; switching channel slices the cached tiles. Baseline, in the same process: one
 plain no_grad forward pass of the view's probe batch.
 
+Also prints the observer effect of these views: training samples/s of SmallCNN with the
+feature-map and structure views open and refreshing (through the UI pump, as in a notebook)
+against the same session with no view, alternating runs in one process (budget >= 0.97).
+
 Run: .venv/bin/python bench/layer_switch.py
 """
 
@@ -19,7 +23,9 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import nbviz
 from nbviz.models import SmallCNN
+from nbviz.probes import capture
 from nbviz.views.feature_maps import FeatureMaps
+from nbviz.views.structure import ModelStructure
 
 PROBE_SIZE = 16
 REPEATS = 40
@@ -79,5 +85,72 @@ def main() -> None:
               f"({verdict} the 30 ms budget)")
 
 
+class _Timed:
+    """Adds up the wall time of calls to a function (probe work, view refreshes)."""
+
+    def __init__(self, fn) -> None:
+        self.fn, self.seconds, self.calls = fn, 0.0, 0
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+            self.calls += 1
+
+
+def samples_per_second(with_views: bool, steps: int = 150, batch: int = 64) -> tuple[float, float, float, int]:
+    """(samples/s, training seconds, seconds of probe captures in the training thread,
+    seconds of view refreshes in the pump thread) for one run."""
+    torch.manual_seed(0)
+    data = TensorDataset(torch.rand(steps * batch, 1, 28, 28), torch.randint(0, 10, (steps * batch,)))
+    session = nbviz.TrainingSession(SmallCNN(), DataLoader(data, batch_size=batch), epochs=1)
+    views = [FeatureMaps(session, probe_size=PROBE_SIZE), ModelStructure(session)] if with_views else []
+    capture_timer = _Timed(capture.capture_activations)
+    refresh_timers = []
+    for view in views:
+        view.refresh()
+        refresh_timers.append(_Timed(view.refresh))
+        view.refresh = refresh_timers[-1]  # the pump calls view.refresh()
+    session.step(3)  # warm up, then pause
+    deadline = time.monotonic() + 120
+    while not (session.state == "paused" and session.step_count == 3):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"warm-up did not pause: state {session.state}, step {session.step_count}")
+        time.sleep(0.005)
+    capture.capture_activations = capture_timer
+    try:
+        start = time.perf_counter()
+        session.resume()
+        session.wait()
+        elapsed = time.perf_counter() - start
+    finally:
+        capture.capture_activations = capture_timer.fn
+    done = session.step_count - 3
+    for view in views:
+        view.close()
+    if with_views:
+        assert capture_timer.calls > 1, "the feature maps should have refreshed while training"
+    return done * batch / elapsed, elapsed, capture_timer.seconds, sum(t.seconds for t in refresh_timers)
+
+
+def observer_effect(rounds: int = 4) -> None:
+    ratios, probe_share, pump_share = [], [], []
+    for _ in range(rounds):  # pairs run back to back, so drift on a shared machine hits both alike
+        plain = samples_per_second(False)[0]
+        viewed, elapsed, probe_s, pump_s = samples_per_second(True)
+        ratios.append(viewed / plain)
+        probe_share.append(probe_s / elapsed)
+        pump_share.append(pump_s / elapsed)
+    ratio = statistics.median(ratios)
+    verdict = "within" if ratio >= 0.97 else "BELOW"
+    print(f"training SmallCNN with feature maps + structure open vs none: samples/s ratio {ratio:.3f} "
+          f"(median of {rounds} back-to-back pairs: {', '.join(f'{r:.3f}' for r in ratios)}; {verdict} the 0.97 budget)")
+    print(f"  probe captures ran in the training thread for {statistics.median(probe_share):.2%} of training "
+          f"time, view refreshes in the pump thread for {statistics.median(pump_share):.2%}")
+
+
 if __name__ == "__main__":
     main()
+    observer_effect()

@@ -155,7 +155,7 @@ class FeatureMaps(LiveView):
                                                description="sample")
         self.normalise_toggle = widgets.ToggleButtons(
             options=[("per channel", "channel"), ("per layer", "layer")], value=self._normalise,
-            description="scale", style={"button_width": "90px"})
+            description="scale", style={"button_width": "110px"})
         self.colormap_select = widgets.Dropdown(options=list(COLORMAPS), value=self._colormap,
                                                 description="colormap", layout=widgets.Layout(width="200px"))
         self.input_view = ImageGrid(tile_size=112, colormap="gray")
