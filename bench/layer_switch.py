@@ -85,6 +85,39 @@ def main() -> None:
               f"({verdict} the 30 ms budget)")
 
 
+def resnet_switch() -> None:
+    """Layer switch on torchvision resnet18 (weights=None) at 3x224x224, where the probe pass
+    stops after the selected layer."""
+    import torchvision
+
+    torch.manual_seed(0)
+    data = TensorDataset(torch.rand(8, 3, 224, 224), torch.randint(0, 10, (8,)))
+    session = nbviz.TrainingSession(torchvision.models.resnet18(weights=None, num_classes=10),
+                                    DataLoader(data, batch_size=4), epochs=1)
+    view = FeatureMaps(session, layer="layer1.0.conv1", probe_size=4)
+    session.pump.unregister(view)
+    view.refresh(wait=True)
+    inputs, _ = session.probe_batch(4)
+    model = session.model.eval()
+
+    def plain_forward() -> None:
+        with torch.no_grad():
+            model(inputs)
+
+    baseline = median_ms(plain_forward, 5)
+    layers = iter(["layer1.0.conv2", "layer1.0.conv1"] * 20)
+
+    def switch_layer() -> None:
+        view.select(layer=next(layers))
+        view.refresh(wait=True)
+
+    ms = median_ms(switch_layer, 10)
+    view.close()
+    verdict = "within" if ms <= 30 else "OVER"
+    print(f"resnet18 3x224x224: plain forward of the probe batch (4 images) {baseline:6.2f} ms; "
+          f"layer switch (64x56x56) {ms:6.2f} ms = {ms / baseline:6.3f}x ({verdict} the 30 ms budget)")
+
+
 class _Timed:
     """Adds up the wall time of calls to a function (probe work, view refreshes)."""
 
@@ -153,4 +186,5 @@ def observer_effect(rounds: int = 4) -> None:
 
 if __name__ == "__main__":
     main()
+    resnet_switch()
     observer_effect()

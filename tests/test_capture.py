@@ -133,3 +133,28 @@ def test_session_helpers_run_between_batches_and_cache_discovery():
     assert acts["features.1"].shape == (2, 16, 14, 14)
     assert 0 <= step <= 8
     assert nbviz_hooks(session.model) == []
+
+
+def test_capture_with_call_counts_stops_after_the_layer_and_matches_a_full_pass():
+    class Counting(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.runs = 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.runs += 1
+            return x
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None)
+    model.fc = nn.Sequential(Counting(), model.fc)
+    x = torch.randn(1, 3, 64, 64)
+    calls = {layer.name: layer.calls for layer in discover_layers(model, x)}
+    runs = model.fc[0].runs
+    full = capture_activations(model, x, ["layer1.0.relu"])
+    assert model.fc[0].runs == runs + 1
+    early = capture_activations(model, x, ["layer1.0.relu"], calls=calls)
+    assert model.fc[0].runs == runs + 1  # the rest of the network did not run
+    assert torch.equal(early["layer1.0.relu"], full["layer1.0.relu"])  # the reused ReLU's last call
+    assert nbviz_hooks(model) == []
+    assert model.training

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -156,13 +156,22 @@ def resolve_layers(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Modul
     return resolved
 
 
-def capture_activations(model: nn.Module, inputs: torch.Tensor,
-                        names: Sequence[str]) -> dict[str, torch.Tensor]:
+class _EnoughCaptured(Exception):
+    """Raised from a hook to end a probe pass once every wanted output is in hand."""
+
+
+def capture_activations(model: nn.Module, inputs: torch.Tensor, names: Sequence[str],
+                        calls: Mapping[str, int] | None = None) -> dict[str, torch.Tensor]:
     """The outputs of the named layers for ``inputs``, as detached CPU float copies.
 
     Copies are taken as the module returns, so an in-place op later in the pass (resnet's
     ``ReLU(inplace=True)`` after a BatchNorm) cannot change what was captured. A module
     that runs several times keeps its last output.
+
+    Args:
+        calls: how often each named module runs in a pass (``LayerInfo.calls``). When
+            given, the pass stops as soon as every module has run that often, so probing
+            an early layer of a big model skips the rest of the network.
 
     Raises:
         UnknownLayerError: a name is not a submodule of ``model``.
@@ -171,6 +180,8 @@ def capture_activations(model: nn.Module, inputs: torch.Tensor,
     modules = resolve_layers(model, names)
     inputs = _prepare(model, inputs)
     captured: dict[str, torch.Tensor] = {}
+    seen = dict.fromkeys(modules, 0)
+    expected = {name: max(int(calls.get(name, 0)), 1) for name in modules} if calls is not None else None
     handles = []
 
     def make_hook(name: str):
@@ -178,13 +189,19 @@ def capture_activations(model: nn.Module, inputs: torch.Tensor,
             tensor = _first_tensor(output)
             if tensor is not None:
                 captured[name] = tensor.detach().to("cpu", torch.float32, copy=True)
+            seen[name] += 1
+            if expected is not None and all(seen[n] >= expected[n] for n in expected):
+                raise _EnoughCaptured
         return hook
 
     try:
         for name, module in modules.items():
             handles.append(module.register_forward_hook(make_hook(name)))
         with probe_mode(model):
-            model(inputs)
+            try:
+                model(inputs)
+            except _EnoughCaptured:
+                pass
     finally:
         for handle in handles:
             handle.remove()
@@ -231,7 +248,8 @@ def session_activations(session: Any, names: Sequence[str], inputs: torch.Tensor
     return submit_activations(session, names, inputs).result(timeout)
 
 
-def submit_activations(session: Any, names: Sequence[str], inputs: torch.Tensor) -> Future:
+def submit_activations(session: Any, names: Sequence[str], inputs: torch.Tensor,
+                       calls: Mapping[str, int] | None = None) -> Future:
     """Like :func:`session_activations` but returns the Future at once (no waiting).
 
     Views use it so the shared UI pump never blocks on the training thread: they check
@@ -241,7 +259,7 @@ def submit_activations(session: Any, names: Sequence[str], inputs: torch.Tensor)
     names = list(names)
 
     def probe() -> tuple[dict[str, torch.Tensor], int]:
-        return capture_activations(model, inputs, names), session.step_count
+        return capture_activations(model, inputs, names, calls), session.step_count
 
     return session.run_at_batch_boundary(probe)
 

@@ -300,7 +300,8 @@ class FeatureMaps(LiveView):
                  and time.monotonic() - self._captured_at >= self.train_interval)
         if self._cache_key != (layer, sample) or moved:
             key = (layer, sample)
-            future = submit_activations(self.session, [layer], self._inputs[sample:sample + 1])
+            future = submit_activations(self.session, [layer], self._inputs[sample:sample + 1],
+                                        calls={layer: self.layers[layer].calls})
             if not future.done():  # training is running: collect it on a later tick
                 self._pending, self._pending_since = (future, key), time.monotonic()
                 future.add_done_callback(lambda _f: self.session.pump.poke())
