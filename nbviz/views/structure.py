@@ -95,16 +95,16 @@ class ModelStructure(LiveView):
         self.selection = selection_for(self.session)
         self._lock = threading.Lock()
         self._shown = None
-        widths = {key: max(len(key), *(len(str(row[key])) + (2 * row["depth"] if key == "name" else 0)
-                                          for row in self.rows)) if self.rows else len(key)
-                  for key in ("name", "type", "output", "params", "trainable")}
-        header = "  ".join(key.ljust(widths[key]) for key in widths)
+        keys = ("name", "type", "output", "params", "trainable")
+        cells = [{"name": "  " * row["depth"] + row["name"], "type": row["type"], "output": row["output"],
+                  "params": f"{row['params']:,}", "trainable": row["trainable"]} for row in self.rows]
+        widths = {key: max([len(key), *(len(c[key]) for c in cells)]) for key in keys}
+        header = "  ".join(key.rjust(widths[key]) if key == "params" else key.ljust(widths[key]) for key in keys)
         options = []
-        for row in self.rows:
-            cells = [("  " * row["depth"] + row["name"]).ljust(widths["name"]), row["type"].ljust(widths["type"]),
-                     row["output"].ljust(widths["output"]), f"{row['params']:,}".rjust(widths["params"]),
-                     row["trainable"].ljust(widths["trainable"])]
-            options.append(("  ".join(cells).replace(" ", NBSP), row["name"]))
+        for row, c in zip(self.rows, cells, strict=True):
+            text = "  ".join(c[key].rjust(widths[key]) if key == "params" else c[key].ljust(widths[key])
+                             for key in keys)
+            options.append((text.replace(" ", NBSP), row["name"]))
         self.table = widgets.Select(options=options, value=None, rows=min(24, max(len(options), 1)),
                                     layout=widgets.Layout(width="auto", min_width="520px"))
         self.table.add_class("nbviz-structure-table")

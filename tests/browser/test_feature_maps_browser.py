@@ -103,3 +103,18 @@ def test_layer_switch_and_channel_slider_redraw_the_canvases(page, lab):
     wait_changed(channel, channel_now, "moving the channel slider")
     assert data_url(grid) != grid_after  # the outline of the selected tile moved
     screenshot(page, "feature_maps_switched")
+
+    # a row clicked in the structure table selects that layer in the feature maps
+    table = find_in_notebook(page, ".nbviz-structure-table select")
+    index = table.evaluate("s => [...s.options].findIndex(o => o.text.trim().startsWith('features.2.1'))")
+    assert index >= 0
+    grid_before = data_url(grid)
+    table.select_option(index=index)
+    layer = page.locator(".nbviz-feature-maps").first.locator(".nbviz-fm-layer select")
+    deadline = time.monotonic() + 30
+    while not layer.evaluate("s => s.options[s.selectedIndex].text").startswith("features.2.1"):
+        assert time.monotonic() < deadline, "the feature maps did not follow the structure table"
+        time.sleep(0.2)
+    screenshot(page, "structure_selected")
+    view = find_in_notebook(page, ".nbviz-feature-maps")
+    wait_changed(view.locator(".nbviz-fm-grid canvas"), grid_before, "selecting a layer in the structure table")
