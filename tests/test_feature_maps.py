@@ -249,3 +249,49 @@ def test_vector_only_model_gets_bar_charts_and_says_why():
         assert view.input_view.count == 1  # the flat 64 input is shown as 8x8
     finally:
         view.close()
+
+
+def record_messages(widget) -> list[tuple[dict, int]]:
+    """(state sent, number of binary buffers) of every update the widget sends."""
+    sent: list[tuple[dict, int]] = []
+    widget._send = lambda msg, buffers=None: sent.append((msg.get("state", {}), len(buffers or [])))
+    return sent
+
+
+def test_one_message_and_one_buffer_per_grid_update(view):
+    grid, channel = record_messages(view.grid), record_messages(view.channel_view)
+    view.select(channel=2)
+    view.refresh(wait=True)
+    assert grid == [({"selected": 2}, 0)]  # no pixels resent for a channel switch
+    assert len(channel) == 1 and channel[0][1] == 1
+    grid.clear()
+    view.select(layer="features.2.0")
+    view.refresh(wait=True)
+    assert len(grid) == 1
+    state, buffers = grid[0]
+    assert buffers == 1 and {"count", "tile_height", "tile_width"} <= set(state)
+
+
+def test_works_with_a_plain_loop_watch():
+    torch.manual_seed(0)
+    model = SmallCNN()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    data = DataLoader(TensorDataset(torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,))), batch_size=16)
+    viz = nbviz.watch(model, optimizer, probe_data=data)
+    view = FeatureMaps(viz, probe_size=2)
+    try:
+        def loop() -> None:
+            for x, y in viz.batches(data):
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+                viz.log(loss=0.0)
+                view.refresh()  # probes submitted from the loop's own thread run at once
+
+        viz.run_in_thread(loop)
+        viz.wait()
+        view.refresh(wait=True)
+        assert view.grid.count == 16 and view.captures >= 1
+    finally:
+        view.close()
+    assert nbviz_hooks(model) == []
