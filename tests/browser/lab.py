@@ -68,6 +68,25 @@ def wait_all_cells_done(page: Page, timeout: float = 300) -> None:
     raise TimeoutError(f"cells still running after {timeout} s: {prompts.all_inner_texts()}")
 
 
+def wait_for(predicate, timeout: float, what: str):
+    """Poll ``predicate`` until it returns something truthy, and return that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def find_in_notebook(page: Page, selector: str):
+    """The first element matching ``selector`` in the notebook, scrolled into view."""
+    target = page.locator(selector).first
+    target.wait_for(state="attached", timeout=60_000)
+    target.scroll_into_view_if_needed()
+    return target
+
+
 def cell_errors(page: Page) -> list[str]:
     """Error outputs shown in the notebook (tracebacks)."""
     return page.locator(".jp-NotebookPanel:visible .jp-RenderedText[data-mime-type='application/vnd.jupyter.stderr']"

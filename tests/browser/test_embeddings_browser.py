@@ -5,53 +5,26 @@ that prints explorer.selected)."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
-
-try:  # tests/browser as a package or as a plain directory on sys.path
-    from .lab import open_notebook, run_all_cells, screenshot, wait_kernel_idle
-except ImportError:
-    from lab import open_notebook, run_all_cells, screenshot, wait_kernel_idle
+from lab import open_notebook, run_all_cells, screenshot, wait_for, wait_kernel_idle
 
 pytestmark = pytest.mark.browser
 
 SCATTER = ".nbviz-scatter"
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _points(scatter) -> int:
     return scatter.evaluate("el => el.nbvizScatter ? el.nbvizScatter.state.n : 0")
 
 
-def _accept_kernel_dialog(page) -> None:
-    """JupyterLab sometimes asks which kernel to start even with kernelspec metadata."""
-    dialog = page.locator(".jp-Dialog").filter(has_text="Select Kernel")
-    try:
-        dialog.wait_for(state="visible", timeout=3000)
-    except Exception:  # noqa: BLE001 - no dialog: nothing to do
-        return
-    dialog.get_by_role("button", name="Select").click()
-    wait_kernel_idle(page)
-
-
 def test_hover_shows_thumbnail_and_box_selection_reaches_python(page, lab) -> None:
     open_notebook(page, lab, "04_embeddings.ipynb")
-    _accept_kernel_dialog(page)
     run_all_cells(page)
     wait_kernel_idle(page)
     scatter = page.locator(SCATTER).first
     scatter.wait_for(state="visible", timeout=60_000)
-    _wait_for(lambda: _points(scatter) > 0, 60, "the scatter to receive its points")
+    wait_for(lambda: _points(scatter) > 0, 60, "the scatter to receive its points")
     plot = scatter.locator(".nbviz-plot")
     plot.scroll_into_view_if_needed()
     page.wait_for_timeout(1000)  # let a running position animation settle
@@ -102,6 +75,6 @@ def test_hover_shows_thumbnail_and_box_selection_reaches_python(page, lab) -> No
     last.locator(".jp-InputArea-editor").click()
     page.keyboard.press("Shift+Enter")
     wait_kernel_idle(page)
-    output = _wait_for(lambda: re.search(r"SELECTED (\d+)", last.locator(".jp-OutputArea").inner_text()),
+    output = wait_for(lambda: re.search(r"SELECTED (\d+)", last.locator(".jp-OutputArea").inner_text()),
                        30, "the SELECTED line")
     assert int(output.group(1)) == count
