@@ -1,9 +1,7 @@
 """Writes notebooks/01_quickstart.ipynb (run: python notebooks/_build/01_quickstart.py)."""
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from common import write_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 cells = [
     new_markdown_cell("""# nbviz quickstart
@@ -80,10 +78,4 @@ viz.dashboard()"""),
 print("logged", viz.step_count, "steps; last loss", round(viz.history.last("train_loss"), 3))"""),
 ]
 
-notebook = new_notebook(cells=cells, metadata={
-    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-    "language_info": {"name": "python"},
-})
-out = Path(__file__).resolve().parents[1] / "01_quickstart.ipynb"
-nbformat.write(notebook, out)
-print("wrote", out)
+write_notebook(cells, "01_quickstart.ipynb")

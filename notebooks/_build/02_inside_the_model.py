@@ -1,13 +1,9 @@
 """Writes notebooks/02_inside_the_model.ipynb (run: python notebooks/_build/02_inside_the_model.py).
 
-Other helpers append cells for their views at the end (weights, gradients, activation
-statistics): keep the section headings stable.
 """
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from common import write_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 cells = [
     new_markdown_cell("""# Inside the model
@@ -75,20 +71,49 @@ of its vector layers as bar charts instead of an empty grid."""),
                           torch.nn.Linear(64, 10))
 mlp_session = nbviz.TrainingSession(mlp, train_loader, val_loader, epochs=1)
 nbviz.FeatureMaps(mlp_session, layer="2")"""),
-    new_markdown_cell("""## Weights, gradients and activation statistics
+    new_markdown_cell("""## Watching weights and gradients while the model learns
 
-The first layer's filters, any layer's weights, per-layer histograms over time, gradient flow
-and activation statistics (dead ReLUs flagged) of the digits model trained above."""),
-    new_code_cell("""weights = nbviz.Weights(session)
-weights"""),
-    new_code_cell("""nbviz.GradientFlow(session)"""),
-    new_code_cell("""nbviz.ActivationStats(session)"""),
+Weights and gradients are recorded from the training thread a few times a second (well under
+1% of training time), so open these views *before* training. The filter grid and histograms
+update live; the heat map is an ipympl figure redrawn only when you pick a layer or click
+**Redraw**, so you can zoom, pan and draw on it. Move the **snapshot** slider to look back at
+earlier steps."""),
+    new_code_cell("""torch.manual_seed(0)
+fresh = nbviz.models.SmallCNN()
+live = nbviz.TrainingSession(fresh, train_loader, val_loader, epochs=2, lr=0.05)
+live_weights = nbviz.Weights(live)
+live_grads = nbviz.GradientFlow(live)
+live_acts = nbviz.ActivationStats(live)
+live_weights.stats.every = 4   # this run is short: keep every 4th step (default: throttled by time)
+live.start()
+live_weights"""),
+    new_code_cell("""live_grads"""),
+    new_code_cell("""live_acts"""),
+    new_code_cell("""live.wait()
+live_weights.layer.value = "classifier.1"          # the heat map redraws for the new layer
+stats = live_weights.stats
+print(f"{stats.samples_taken} snapshots recorded, {len(stats)} kept, "
+      f"{1000 * stats.time_spent / max(stats.samples_taken, 1):.1f} ms each")"""),
+    new_markdown_cell("""The heat map is a plain matplotlib figure: extend it with `view.ax`, then redraw it."""),
+    new_code_cell("""live_weights.ax.axhline(31.5, color="k", lw=0.8)   # e.g. mark a unit of interest
+live_weights.figure.canvas.draw_idle()"""),
+    new_markdown_cell("""## A model whose gradients vanish
+
+Twelve sigmoid layers in a row: each sigmoid passes back at most a quarter of the gradient, so
+the first layers get almost none. The gradient view flags them and says what to try."""),
+    new_code_cell("""layers = [torch.nn.Flatten(), torch.nn.Linear(28 * 28, 32), torch.nn.Sigmoid()]
+for _ in range(11):
+    layers += [torch.nn.Linear(32, 32), torch.nn.Sigmoid()]
+deep = torch.nn.Sequential(*layers, torch.nn.Linear(32, 10))
+deep_session = nbviz.TrainingSession(deep, train_loader, epochs=1, lr=0.1)
+deep_grads = nbviz.GradientFlow(deep_session)
+deep_grads.stats.every = 2                     # sample every 2nd step (deterministic)
+deep_session.start()
+deep_session.wait()
+from nbviz.probes.grad_health import diagnose
+for flag in diagnose(deep_grads.stats.snapshots())[:3]:
+    print(flag.kind, flag.name)
+deep_grads"""),
 ]
 
-notebook = new_notebook(cells=cells, metadata={
-    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-    "language_info": {"name": "python"},
-})
-out = Path(__file__).resolve().parents[1] / "02_inside_the_model.ipynb"
-nbformat.write(notebook, out)
-print("wrote", out)
+write_notebook(cells, "02_inside_the_model.ipynb")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from common import write_notebook
+from nbformat.v4 import new_code_cell, new_markdown_cell
 
 CELLS = [
     new_markdown_cell(
@@ -69,14 +67,5 @@ CELLS = [
 ]
 
 
-def main() -> None:
-    nb = new_notebook(cells=CELLS, metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"}})
-    path = Path(__file__).resolve().parent.parent / "04_embeddings.ipynb"
-    nbformat.write(nb, path)
-    print("wrote", path)
-
-
 if __name__ == "__main__":
-    main()
+    write_notebook(CELLS, "04_embeddings.ipynb")
