@@ -63,3 +63,18 @@ def test_weights_bit_identical_with_dashboard_and_in_a_plain_loop(model_cls):
         weights = with_nbviz(model_cls, STEPS, dashboard)
         for name, value in reference.items():
             assert torch.equal(weights[name], value), f"{name} differs (dashboard={dashboard})"
+
+
+def test_drawing_the_probe_batch_while_training_runs_changes_nothing():
+    """probe_batch forks and reseeds the RNG: it must do so between batches, not mid-step."""
+    reference = plain_loop(MnistCNN, STEPS)
+    torch.manual_seed(0)
+    session = nbviz.TrainingSession(MnistCNN(), make_loader(), make_loader(64, shuffle=False),
+                                    epochs=5)
+    session.step(STEPS)
+    while session.state != "paused" or session.step_count < STEPS:
+        session._probe_cache = None  # draw afresh each time, racing the running steps
+        session.probe_batch(32)
+    session.stop()
+    for name, value in reference.items():
+        assert torch.equal(session.model.state_dict()[name], value), name

@@ -63,6 +63,7 @@ class SessionBase(abc.ABC):
         self._callbacks: list[Any] = []
         self._model_lock = threading.RLock()
         self._probe_cache: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._probe_exhausted = False
         self._pump: Any = None
         self._started_at = time.monotonic()
 
@@ -178,16 +179,19 @@ class SessionBase(abc.ABC):
     def probe_batch(self, n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
         """A fixed batch of up to ``n`` (inputs, targets) on the CPU, the same every call.
 
-        Drawn once from the validation loader (else the training loader) without advancing
-        the RNG training uses.
+        Drawn once from the validation loader (else the training loader), at a batch
+        boundary and with the RNG forked, so drawing it never changes what training sees.
         """
-        if self._probe_cache is not None and len(self._probe_cache[0]) >= min(n, 1):
-            inputs, targets = self._probe_cache
-            if len(inputs) >= n or getattr(self, "_probe_exhausted", False):
-                return inputs[:n], targets[:n]
+        cache = self._probe_cache
+        if cache is not None and (len(cache[0]) >= n or self._probe_exhausted):
+            return cache[0][:n], cache[1][:n]
         source = self._probe_source()
         if source is None:
             raise ValueError("this run has no data to probe; pass probe_data= to nbviz.watch()")
+        self._probe_cache = self.run_at_batch_boundary(lambda: self._draw_probe(source, n)).result()
+        return self._probe_cache
+
+    def _draw_probe(self, source: Iterable, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         inputs_list, targets_list, count = [], [], 0
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
@@ -201,8 +205,7 @@ class SessionBase(abc.ABC):
         if not inputs_list:
             raise ValueError("the data loader yielded no batches to probe")
         self._probe_exhausted = count < n
-        self._probe_cache = (torch.cat(inputs_list)[:n], torch.cat(targets_list)[:n])
-        return self._probe_cache
+        return torch.cat(inputs_list)[:n], torch.cat(targets_list)[:n]
 
     @abc.abstractmethod
     def _split_batch(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
