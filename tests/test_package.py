@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,8 +25,8 @@ def test_public_names_resolve_lazily():
 
 
 def test_ipykernel_versions_that_break_thread_sends_are_excluded():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    spec = next(d for d in project["dependencies"] if d.startswith("ipykernel"))
+    spec = next(line for line in (ROOT / "pyproject.toml").read_text().splitlines()
+                if line.strip().startswith('"ipykernel'))
     assert "!=7.0.0" in spec and "!=7.0.1" in spec
 
 
