@@ -1,12 +1,13 @@
 """Observer effect: training samples/s with nbviz attached vs a plain loop, same process.
 
 The pytorch/examples MNIST CNN trains on in-memory 1x28x28 tensors (scikit-learn's digits,
-upscaled and tiled), batch 64, 2 torch threads. Runs alternate plain / attached so drift of
-the machine hits both alike; the ratio of medians is printed. "attached" is a
-TrainingSession with a Dashboard (curves and controls refreshed by the UI pump); "all views"
-also opens every dashboard tab and keeps each one refreshing as if shown.
+upscaled and tiled), batch 64, 2 torch threads. Each round runs plain, then each attached
+mode, so drift of the machine hits all alike; the median of the per-round ratios is printed.
+The order of the three runs is shuffled in each round. "dashboard" is a TrainingSession with a Dashboard (controls and curves refreshed by the UI
+pump); "all views" also builds every tab once (so their training-thread recorders attach)
+and shows the feature-map tab, as a user looking inside the model would.
 
-Run: .venv/bin/python bench/observer_effect.py [--steps 150] [--rounds 3]
+Run: .venv/bin/python bench/observer_effect.py [--steps 100] [--rounds 8]
 Budget: ratio >= 0.97; comm messages <= 30/s per dashboard.
 """
 
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
+import threading
 import time
 
 import torch
@@ -58,55 +61,82 @@ def plain(data: TensorDataset, steps: int) -> float:
     return samples / (time.perf_counter() - t0)
 
 
+class StepsDone(threading.Event):
+    """Set by the training thread once ``steps`` batches are done."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def on_batch_end(self, run: nbviz.TrainingSession) -> None:
+        if run.step_count >= self.steps:
+            self.set()
+
+
 def attached(data: TensorDataset, steps: int, all_views: bool,
-             recorder: CommRecorder) -> tuple[float, float]:
+             recorder: CommRecorder) -> tuple[float, float, float]:
+    """(samples/s, comm messages/s, share of wall time the UI pump spent refreshing)."""
     torch.manual_seed(0)
     session = nbviz.TrainingSession(MnistCNN(), loader(data), epochs=1000, lr=0.01)
     board = nbviz.Dashboard(session, tabs=None if all_views else [])
     if all_views:
-        for title in board.tabs.titles[1:]:
-            board.view(title).set_active(True)
+        titles = list(board.tabs.titles)
+        for index in range(1, len(titles)):
+            board.tabs.selected_index = index  # builds the view, as a click on the tab does
+        board.tabs.selected_index = titles.index("Feature maps")
+    done = StepsDone(steps)
+    session.add_callback(done)
     time.sleep(1.0)  # views finish opening before the clock starts
     recorder.reset()
+    busy0 = session.pump.busy_seconds
     t0 = time.perf_counter()
     session.step(steps)
-    while not (session.state == "paused" and session.step_count >= steps):
-        time.sleep(0.005)
+    done.wait()  # blocks like an idle kernel: polling here would steal the training cores
     elapsed = time.perf_counter() - t0
     rate = recorder.rate()
+    pump_share = (session.pump.busy_seconds - busy0) / elapsed
     board.close()
     session.stop()
-    return steps * 64 / elapsed, rate
+    return steps * 64 / elapsed, rate, pump_share
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=150)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
     torch.set_num_threads(2)
     data = make_data()
     plain(data, 10)  # warm up
-    results: dict[str, list[float]] = {"plain": [], "dashboard": [], "all views": []}
-    rates: dict[str, list[float]] = {"dashboard": [], "all views": []}
+    modes = ("dashboard", "all views")
+    speeds: dict[str, list[float]] = {"plain": [], **{m: [] for m in modes}}
+    ratios: dict[str, list[float]] = {m: [] for m in modes}
+    rates: dict[str, list[float]] = {m: [] for m in modes}
+    pump: dict[str, list[float]] = {m: [] for m in modes}
+    order = random.Random(0)
     with CommRecorder() as recorder:
         for _ in range(args.rounds):
-            for name in results:
-                if name == "plain":
-                    results[name].append(plain(data, args.steps))
-                else:
-                    speed, rate = attached(data, args.steps, name == "all views", recorder)
-                    results[name].append(speed)
-                    rates[name].append(rate)
-    base = statistics.median(results["plain"])
+            results = {}
+            for mode in order.sample(["plain", *modes], 3):  # no mode always runs first
+                results[mode] = (plain(data, args.steps), 0.0, 0.0) if mode == "plain" else \
+                    attached(data, args.steps, mode == "all views", recorder)
+            base = results["plain"][0]
+            speeds["plain"].append(base)
+            for mode in modes:
+                speed, rate, share = results[mode]
+                speeds[mode].append(speed)
+                ratios[mode].append(speed / base)
+                rates[mode].append(rate)
+                pump[mode].append(share)
     print(f"machine load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
           f"{args.rounds} interleaved rounds of {args.steps} steps, batch 64, 2 threads")
-    for name, values in results.items():
-        line = f"{name:>10}: {statistics.median(values):8.0f} samples/s (median)"
-        if name != "plain":
-            line += (f"  ratio {statistics.median(values) / base:.3f} (budget >= 0.97)"
-                     f"  comm messages {statistics.median(rates[name]):.1f}/s (budget <= 30)")
-        print(line)
+    print(f"{'plain':>10}: {statistics.median(speeds['plain']):6.0f} samples/s (median)")
+    for mode in modes:
+        spread = f"{min(ratios[mode]):.2f}-{max(ratios[mode]):.2f}"
+        print(f"{mode:>10}: {statistics.median(speeds[mode]):6.0f} samples/s  "
+              f"ratio {statistics.median(ratios[mode]):.3f} (rounds {spread}; budget >= 0.97)  "
+              f"comm messages {statistics.median(rates[mode]):.1f}/s (budget <= 30)  "
+              f"UI pump busy {100 * statistics.median(pump[mode]):.2f}% of wall time")
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ class UiPump:
         self._lock = threading.Lock()
         self.ticks = 0
         self.failures = 0
+        self.busy_seconds = 0.0  # time spent refreshing views, for benchmarks
 
     def register(self, view: PumpedView) -> None:
         with self._lock:
@@ -58,16 +59,28 @@ class UiPump:
         """Refresh soon rather than at the next tick (after a user action)."""
         self._wake.set()
 
-    def tick(self) -> None:
-        """Refresh every active view whose interval has passed (the pump thread calls this)."""
+    def tick(self) -> float:
+        """Refresh every active view whose interval has passed (the pump thread calls this).
+
+        Returns:
+            Seconds until the next view is due (at least the pump's own interval), so the
+            thread sleeps instead of waking at the full rate: on a machine whose cores the
+            training threads fill, every needless wake-up stalls them.
+        """
         now = time.monotonic()
+        started = time.perf_counter()
         with self._lock:
             views = list(self._views)
+        next_due = 1.0
         for view in views:
             if not getattr(view, "active", False):
                 continue
-            if now - self._last.get(view, -1e9) < getattr(view, "min_interval", 0.0):
+            interval = max(getattr(view, "min_interval", 0.0), self.interval)
+            wait = interval - (now - self._last.get(view, -1e9))
+            if wait > 0:
+                next_due = min(next_due, wait)
                 continue
+            next_due = min(next_due, interval)
             self._last[view] = now
             try:
                 view.refresh()
@@ -75,13 +88,16 @@ class UiPump:
                 self.failures += 1
                 log.exception("nbviz view %r failed to refresh", view)
         self.ticks += 1
+        self.busy_seconds += time.perf_counter() - started
+        return max(next_due, self.interval)
 
     def _loop(self) -> None:
+        sleep = self.interval
         while True:
-            self._wake.wait(self.interval)
+            self._wake.wait(sleep)
             self._wake.clear()
             with self._lock:
                 if not self._views:
                     self._thread = None
                     return
-            self.tick()
+            sleep = self.tick()
