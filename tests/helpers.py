@@ -24,3 +24,13 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         time.sleep(0.01)
+
+
+def manual_step(model, optimizer, stats, run, x, y) -> None:
+    """One training step that calls a recorder's callbacks as the session would."""
+    optimizer.zero_grad()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    stats.on_after_backward(run)
+    optimizer.step()
+    run.step_count += 1
+    stats.on_batch_end(run)

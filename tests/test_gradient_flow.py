@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import manual_step
 from torch import nn
 
 import nbviz
@@ -78,12 +79,7 @@ def test_healthy_cnn_raises_no_flag(digits_split) -> None:
         step_count = 0
 
     for _ in range(3):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        stats.on_after_backward(Run)
-        opt.step()
-        Run.step_count += 1
-        stats.on_batch_end(Run)
+        manual_step(model, opt, stats, Run, x, y)
     assert diagnose(stats.snapshots()) == []
 
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import manual_step
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -23,14 +24,6 @@ class FakeRun:
     def wall_time(self) -> float:
         return float(self.step_count)
 
-
-def manual_step(model, opt, stats, run, x, y) -> None:
-    opt.zero_grad()
-    nn.functional.cross_entropy(model(x), y).backward()
-    stats.on_after_backward(run)
-    opt.step()
-    run.step_count += 1
-    stats.on_batch_end(run)
 
 
 def test_records_exact_norms_and_update_ratio() -> None:
