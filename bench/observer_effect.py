@@ -3,7 +3,8 @@
 The pytorch/examples MNIST CNN trains on in-memory 1x28x28 tensors (scikit-learn's digits,
 upscaled and tiled), batch 64, 2 torch threads. Each round runs plain, then each attached
 mode, so drift of the machine hits all alike; the median of the per-round ratios is printed.
-The order of the three runs is shuffled in each round. "dashboard" is a TrainingSession with a Dashboard (controls and curves refreshed by the UI
+The order of the runs is shuffled in each round. "session" is a TrainingSession alone
+(training in its thread, no widgets); "dashboard" is a TrainingSession with a Dashboard (controls and curves refreshed by the UI
 pump); "all views" also builds every tab once (so their training-thread recorders attach)
 and shows the feature-map tab, as a user looking inside the model would.
 
@@ -73,12 +74,13 @@ class StepsDone(threading.Event):
             self.set()
 
 
-def attached(data: TensorDataset, steps: int, all_views: bool,
+def attached(data: TensorDataset, steps: int, mode: str,
              recorder: CommRecorder) -> tuple[float, float, float]:
     """(samples/s, comm messages/s, share of wall time the UI pump spent refreshing)."""
     torch.manual_seed(0)
     session = nbviz.TrainingSession(MnistCNN(), loader(data), epochs=1000, lr=0.01)
-    board = nbviz.Dashboard(session, tabs=None if all_views else [])
+    all_views = mode == "all views"
+    board = None if mode == "session" else nbviz.Dashboard(session, tabs=None if all_views else [])
     if all_views:
         titles = list(board.tabs.titles)
         for index in range(1, len(titles)):
@@ -95,7 +97,8 @@ def attached(data: TensorDataset, steps: int, all_views: bool,
     elapsed = time.perf_counter() - t0
     rate = recorder.rate()
     pump_share = (session.pump.busy_seconds - busy0) / elapsed
-    board.close()
+    if board is not None:
+        board.close()
     session.stop()
     return steps * 64 / elapsed, rate, pump_share
 
@@ -108,7 +111,7 @@ def main() -> None:
     torch.set_num_threads(2)
     data = make_data()
     plain(data, 10)  # warm up
-    modes = ("dashboard", "all views")
+    modes = ("session", "dashboard", "all views")
     speeds: dict[str, list[float]] = {"plain": [], **{m: [] for m in modes}}
     ratios: dict[str, list[float]] = {m: [] for m in modes}
     rates: dict[str, list[float]] = {m: [] for m in modes}
@@ -117,9 +120,9 @@ def main() -> None:
     with CommRecorder() as recorder:
         for _ in range(args.rounds):
             results = {}
-            for mode in order.sample(["plain", *modes], 3):  # no mode always runs first
+            for mode in order.sample(["plain", *modes], 4):  # no mode always runs first
                 results[mode] = (plain(data, args.steps), 0.0, 0.0) if mode == "plain" else \
-                    attached(data, args.steps, mode == "all views", recorder)
+                    attached(data, args.steps, mode, recorder)
             base = results["plain"][0]
             speeds["plain"].append(base)
             for mode in modes:
