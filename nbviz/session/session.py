@@ -81,10 +81,13 @@ class TrainingSession(SessionBase):
         _check_loader("val_loader", val_loader, required=False)
         if loss_fn is not None and not callable(loss_fn):
             raise TypeError(f"loss_fn must be callable as loss_fn(outputs, targets), got {type(loss_fn).__name__}")
-        if optimizer is None:
+        if optimizer is None and isinstance(model, nn.Module):
             from .hyperparams import validate
-            optimizer = torch.optim.SGD(model.parameters(), lr=validate("lr", lr), momentum=0.9) \
-                if isinstance(model, nn.Module) else None
+            trainable = [p for p in model.parameters() if p.requires_grad]
+            if not trainable:
+                raise ValueError(f"{type(model).__name__} has no trainable parameters, so there is "
+                                 "nothing to train; check requires_grad, or pass optimizer=")
+            optimizer = torch.optim.SGD(trainable, lr=validate("lr", lr), momentum=0.9)
         super().__init__(model, optimizer, history_capacity)
         self.train_loader = train_loader
         self.val_loader = val_loader

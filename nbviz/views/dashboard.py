@@ -95,7 +95,8 @@ class Dashboard(widgets.VBox):
             self.views[index].set_active(True)
 
     def close(self) -> None:
-        for view in self.views.values():
+        for view in getattr(self, "views", {}).values():  # empty if __init__ failed half-way
             view.close()
-        self.controls.close()
+        if hasattr(self, "controls"):
+            self.controls.close()
         super().close()
