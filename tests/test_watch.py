@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import torch
 from helpers import make_loader, wait_until
@@ -87,3 +89,12 @@ def test_bad_input_to_watch(call, message):
 def test_watch_refuses_a_non_module():
     with pytest.raises(TypeError, match="torch.nn.Module"):
         nbviz.watch(lambda x: x)
+
+
+def test_batches_counts_samples_for_the_samples_per_second_curve():
+    _, _, viz = make_watch()
+    for _batch in viz.batches(make_loader(256)):
+        time.sleep(0.04)  # so that the rate window (0.5 s) closes within the run
+        viz.log(loss=1.0)
+    _, rates = viz.history.get("samples_per_sec")
+    assert len(rates) >= 1 and (rates > 0).all()

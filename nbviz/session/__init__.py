@@ -4,11 +4,11 @@ from .batches import BatchFormat, BatchFormatError
 from .control import StopTraining, TrainingControl
 from .history import BoundedSeries, Event, History
 from .hyperparams import HyperparameterError
-from .session import NonFiniteLossError, TrainingError, TrainingSession
+from .session import TrainingError, TrainingSession
 from .watch import Watch, watch
 
 __all__ = [
     "BatchFormat", "BatchFormatError", "BoundedSeries", "Event", "History", "HyperparameterError",
-    "NonFiniteLossError", "StopTraining", "TrainingControl", "TrainingError", "TrainingSession",
+    "StopTraining", "TrainingControl", "TrainingError", "TrainingSession",
     "Watch", "watch",
 ]

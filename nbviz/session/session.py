@@ -25,10 +25,6 @@ class TrainingError(RuntimeError):
     """Training failed in the background thread; ``__cause__`` is the original exception."""
 
 
-class NonFiniteLossError(ArithmeticError):
-    """The loss became NaN or infinite; training paused before applying that step."""
-
-
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 

@@ -110,6 +110,7 @@ class Watch(SessionBase):
         for batch in loader:
             if not self.checkpoint():
                 return
+            self.count_samples(self._batch_size(batch))
             yield batch
         self.epoch += 1
 
@@ -140,14 +141,20 @@ class Watch(SessionBase):
         values["wall_time"] = self.wall_time()
         t0, n = self._rate
         now = time.perf_counter()
-        if now - t0 >= 0.5:
-            values["samples_per_sec"] = n / (now - t0) if n else 0.0
+        if now - t0 >= 0.5 and n:
+            values["samples_per_sec"] = n / (now - t0)
             self._rate = (now, 0)
         self.history.log(step, **values)
         self._last_checkpoint = time.monotonic()
 
+    def _batch_size(self, batch: Any) -> int:
+        try:
+            return len(self._split_batch(batch)[0])
+        except (TypeError, ValueError):  # not (inputs, targets): the loop may still train on it
+            return 0
+
     def count_samples(self, n: int) -> None:
-        """Tell the watch how many samples the last step used (for samples/s)."""
+        """Tell the watch how many samples a step used (for samples/s); batches() does this."""
         t0, count = self._rate
         self._rate = (t0, count + n)
 
