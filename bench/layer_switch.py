@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import nbviz
 from nbviz.models import SmallCNN
 from nbviz.probes import capture
+from nbviz.views.context import context_for
 from nbviz.views.feature_maps import FeatureMaps
 from nbviz.views.structure import ModelStructure
 
@@ -47,7 +48,7 @@ def main() -> None:
     data = TensorDataset(torch.rand(256, 1, 28, 28), torch.randint(0, 10, (256,)))
     session = nbviz.TrainingSession(SmallCNN(width=64), DataLoader(data, batch_size=64), epochs=1)
     view = FeatureMaps(session, layer="features.0.0", probe_size=PROBE_SIZE)
-    session.pump.unregister(view)  # measure our refresh calls only, not the pump's
+    context_for(session).pump.unregister(view)  # measure our refresh calls only, not the pump's
     view.refresh(wait=True)
     assert view.grid.count == 64 and view.grid.tile_height == 28, "expected a 64x28x28 layer"
 
@@ -95,7 +96,7 @@ def resnet_switch() -> None:
     session = nbviz.TrainingSession(torchvision.models.resnet18(weights=None, num_classes=10),
                                     DataLoader(data, batch_size=4), epochs=1)
     view = FeatureMaps(session, layer="layer1.0.conv1", probe_size=4)
-    session.pump.unregister(view)
+    context_for(session).pump.unregister(view)
     view.refresh(wait=True)
     inputs, _ = session.probe_batch(4)
     model = session.model.eval()

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import nbviz
 from nbviz.devtools import CommRecorder
 from nbviz.models import MnistCNN
+from nbviz.views.context import context_for
 
 
 def make_data(n: int = 6400) -> TensorDataset:
@@ -90,13 +91,13 @@ def attached(data: TensorDataset, steps: int, mode: str,
     session.add_callback(done)
     time.sleep(1.0)  # views finish opening before the clock starts
     recorder.reset()
-    busy0 = session.pump.busy_seconds
+    busy0 = context_for(session).pump.busy_seconds
     t0 = time.perf_counter()
     session.step(steps)
     done.wait()  # blocks like an idle kernel: polling here would steal the training cores
     elapsed = time.perf_counter() - t0
     rate = recorder.rate()
-    pump_share = (session.pump.busy_seconds - busy0) / elapsed
+    pump_share = (context_for(session).pump.busy_seconds - busy0) / elapsed
     if board is not None:
         board.close()
     session.stop()

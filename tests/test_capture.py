@@ -16,8 +16,8 @@ from nbviz.probes.capture import (
     discover_layers,
     nbviz_hooks,
     session_activations,
-    session_layers,
 )
+from nbviz.views.context import context_for
 
 
 def test_discovers_nested_layers_by_dotted_name_in_execution_order():
@@ -124,8 +124,8 @@ def test_session_helpers_run_between_batches_and_cache_discovery():
     torch.manual_seed(0)
     data = TensorDataset(torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)))
     session = nbviz.TrainingSession(SmallCNN(), DataLoader(data, batch_size=16), epochs=2)
-    layers = session_layers(session)
-    assert session_layers(session) is layers
+    context_for(session).layers()
+    assert context_for(session).layers() is context_for(session).layers()  # cached per run
     session.start()
     inputs, _ = session.probe_batch(2)
     acts, step = session_activations(session, ["features.1"], inputs)

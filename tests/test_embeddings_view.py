@@ -12,6 +12,7 @@ from torch import nn
 import nbviz
 from nbviz.models import MnistCNN
 from nbviz.views import embeddings as emb
+from nbviz.views.context import context_for
 from nbviz.views.embeddings import EmbeddingExplorer, procrustes
 from nbviz.views.embeddings_data import (
     check_probe_memory,
@@ -19,7 +20,6 @@ from nbviz.views.embeddings_data import (
     point_colors,
     thumbnails_of,
 )
-from nbviz.views.selection import selection_for
 
 
 @pytest.fixture
@@ -193,9 +193,9 @@ def test_selection_gallery_and_click_to_sample(session):
     assert view.gallery.count == 3 and view.gallery.tile_height == 28
     view.scatter._handle_msg({"content": {"data": {"method": "custom", "content": {"type": "click", "index": 7}}},
                               "buffers": []})
-    assert selection_for(session).sample == 7
+    assert context_for(session).selection.sample == 7
     view._on_gallery_click(1)
-    assert selection_for(session).sample == 5
+    assert context_for(session).selection.sample == 5
     view.selected = []
     view.refresh()
     assert view.gallery.count == 0 and view.gallery_title.value == ""

@@ -15,9 +15,9 @@ from torch.utils.data import DataLoader, TensorDataset
 import nbviz
 from nbviz.models import SmallCNN
 from nbviz.probes.capture import nbviz_hooks
+from nbviz.views.context import context_for
 from nbviz.views.feature_maps import FeatureMaps, input_tile
 from nbviz.views.image_grid import ImageGrid, scale_to_uint8
-from nbviz.views.selection import selection_for
 
 
 def make_session(model: nn.Module, shape: tuple[int, ...], n: int = 32, epochs: int = 1) -> nbviz.TrainingSession:
@@ -119,7 +119,7 @@ def test_channel_switch_slices_the_cache_without_a_forward_pass(view):
     assert view.grid.selected == 5 and view.channel_slider.value == 5
     assert view.grid.data == data  # the grid is not resent for a channel switch
     assert view.channel_view.data == data[5 * 28 * 28:6 * 28 * 28]
-    assert selection_for(view.session).channel == 5
+    assert context_for(view.session).selection.channel == 5
 
 
 def test_layer_switch_captures_once_and_clamps_the_channel(view):
@@ -166,7 +166,7 @@ def test_widgets_drive_the_view(view):
 
 
 def test_follows_the_shared_selection_and_ignores_non_spatial_layers(view):
-    selection = selection_for(view.session)
+    selection = context_for(view.session).selection
     selection.layer = "features.2.1"
     view.refresh(wait=True)
     assert view.layer == "features.2.1" and view.layer_select.value == "features.2.1"
@@ -180,7 +180,7 @@ def test_follows_the_shared_selection_and_ignores_non_spatial_layers(view):
 
 def test_close_stops_following_the_selection(view):
     view.close()
-    selection_for(view.session).layer = "features.1"
+    context_for(view.session).selection.layer = "features.1"
     assert view.layer == "features.0.0"
     assert nbviz_hooks(view.session.model) == []
 

@@ -9,7 +9,8 @@ from torch import nn
 
 import nbviz
 from nbviz.probes.grad_health import diagnose
-from nbviz.probes.param_stats import ParamStats, acquire_param_stats
+from nbviz.probes.param_stats import ParamStats
+from nbviz.views.context import context_for
 from nbviz.views.gradients import GradientFlow
 
 
@@ -122,7 +123,7 @@ def test_views_share_one_recorder_until_the_last_closes() -> None:
     assert len(opt._optimizer_step_pre_hooks) == 1 and second.stats.attached
     second.close()
     assert not opt._optimizer_step_pre_hooks and not first.stats.attached
-    assert acquire_param_stats(viz, "x") is not first.stats  # a fresh one after all closed
+    assert context_for(viz).acquire_param_stats("x") is not first.stats  # a fresh one after all closed
 
 
 def test_bad_window_is_refused() -> None:

@@ -12,8 +12,8 @@ import nbviz
 from nbviz.models import MnistCNN, ShapesCNN, SmallCNN
 from nbviz.probes.capture import discover_layers, nbviz_hooks
 from nbviz.probes.graph import module_graph
+from nbviz.views.context import context_for
 from nbviz.views.feature_maps import FeatureMaps
-from nbviz.views.selection import selection_for
 from nbviz.views.structure import ModelStructure, layer_rows
 
 
@@ -94,7 +94,7 @@ def test_table_and_graph_select_the_layer_for_the_feature_maps():
     try:
         assert len(structure.table.options) == len(list(session.model.named_modules())) - 1
         structure.table.value = "features.2.0"  # as a click in the table does
-        assert selection_for(session).layer == "features.2.0"
+        assert context_for(session).selection.layer == "features.2.0"
         assert maps.layer == "features.2.0"
         node = structure.graph.nodes_of("features.1")[0]
         structure._on_graph_click(structure.graph_mark, {"index": node})
@@ -122,7 +122,7 @@ def test_unknown_layer_is_refused_and_the_selection_kept():
         assert structure.select("features.0.0")
         assert not structure.select(3)
         assert not structure.select("features.7")
-        assert selection_for(session).layer == "features.0.0"
+        assert context_for(session).selection.layer == "features.0.0"
         structure.refresh()
         assert "&#x27;features.7&#x27; is not a module of SmallCNN" in structure.status.value
         assert structure.select("classifier.1")
@@ -146,7 +146,7 @@ def test_close_detaches_from_the_selection():
     session = make_session(SmallCNN(), (1, 28, 28))
     structure = ModelStructure(session, graph=False)
     structure.close()
-    selection_for(session).layer = "features.1"
+    context_for(session).selection.layer = "features.1"
     structure.refresh()
     assert structure.table.value is None
 

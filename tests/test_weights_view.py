@@ -9,7 +9,7 @@ from torch import nn
 
 import nbviz
 from nbviz.models import MnistCNN
-from nbviz.views.selection import selection_for
+from nbviz.views.context import context_for
 from nbviz.views.weights import Weights, as_matrix, filter_tiles
 
 
@@ -79,7 +79,7 @@ def test_heat_map_redraws_only_on_layer_change_or_button(mnist) -> None:
 
 def test_layer_follows_selection_both_ways(mnist) -> None:
     model, viz, opt, view = mnist
-    selection = selection_for(viz)
+    selection = context_for(viz).selection
     selection.layer = "fc1"
     settle(view, viz)
     assert view.layer.value == "fc1" and view.histograms.param.value == "fc1.weight"
@@ -119,7 +119,7 @@ def test_colour_filters_for_three_channel_input_and_closing_cleans_up() -> None:
     settle(view, viz)
     assert view.filters.channels == 3 and view.filters.count == 64
     assert (view.filters.tile_height, view.filters.tile_width) == (7, 7)
-    selection_for(viz).layer = "layer1.0"  # a block: its first weighted layer is shown
+    context_for(viz).selection.layer = "layer1.0"  # a block: its first weighted layer is shown
     settle(view, viz)
     assert view.layer.value == "layer1.0.conv1"
     view.close()

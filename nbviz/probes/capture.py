@@ -15,8 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -213,26 +211,14 @@ def capture_activations(model: nn.Module, inputs: torch.Tensor, names: Sequence[
 
 
 # ---- through a session ------------------------------------------------------------------
-_layer_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_layer_lock = threading.Lock()
+def session_layers(session: Any, timeout: float = DEFAULT_TIMEOUT) -> list[LayerInfo]:
+    """The layers of ``session.model`` found from one probe forward pass at a batch boundary.
 
-
-def session_layers(session: Any, refresh: bool = False, timeout: float = DEFAULT_TIMEOUT) -> list[LayerInfo]:
-    """The layers of ``session.model`` found from one probe forward pass (cached per run).
-
-    Runs at a batch boundary of the training thread. Shared by the feature-map, structure
-    and weight views, so discovery happens once per run.
+    Views reach it through their run context, which caches it so discovery happens once per run.
     """
-    with _layer_lock:
-        cached = _layer_cache.get(session)
-    if cached is not None and not refresh and cached[0] is session.model:
-        return cached[1]
     inputs, _ = session.probe_batch(1)
     model = session.model
-    layers = session.run_at_batch_boundary(lambda: discover_layers(model, inputs[:1])).result(timeout)
-    with _layer_lock:
-        _layer_cache[session] = (model, layers)
-    return layers
+    return session.run_at_batch_boundary(lambda: discover_layers(model, inputs[:1])).result(timeout)
 
 
 def session_activations(session: Any, names: Sequence[str], inputs: torch.Tensor,

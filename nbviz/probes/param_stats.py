@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -310,32 +309,6 @@ class ParamStats:
             self._ring, self._latest, self._stride = [], None, 1
             self.samples_taken = 0
             self.version += 1
-
-
-_shared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def acquire_param_stats(session: Any, owner: object) -> ParamStats:
-    """The one ParamStats of ``session``, attached while at least one owner (a view) holds it.
-
-    Views share it so that opening both the Weights and Gradients views records once.
-    """
-    entry = _shared.get(session)
-    if entry is None:
-        entry = _shared[session] = (ParamStats(session.model).attach(session), set())
-    entry[1].add(id(owner))
-    return entry[0]
-
-
-def release_param_stats(session: Any, owner: object) -> None:
-    """Give back what :func:`acquire_param_stats` gave ``owner``; the last one detaches it."""
-    entry = _shared.get(session)
-    if entry is None:
-        return
-    entry[1].discard(id(owner))
-    if not entry[1]:
-        entry[0].detach()
-        del _shared[session]
 
 
 def _norm(tensor: torch.Tensor | None) -> float:

@@ -62,9 +62,10 @@ class SessionBase(abc.ABC):
         self.error_traceback: str | None = None
         self._callbacks: list[Any] = []
         self._model_lock = threading.RLock()
+        self._requests_lock = threading.Lock()
+        self._requested: dict[str, tuple[float, Future]] = {}
         self._probe_cache: tuple[torch.Tensor, torch.Tensor] | None = None
         self._probe_exhausted = False
-        self._pump: Any = None
         self._started_at = time.monotonic()
 
     # ---- what the loop is doing ---------------------------------------------------------
@@ -126,7 +127,22 @@ class SessionBase(abc.ABC):
         if self.optimizer is None:
             raise hyperparams.HyperparameterError("this run has no optimizer to change")
         hyperparams.check_supported(self.optimizer, name)
-        return self.run_at_batch_boundary(lambda: self._apply_hyperparameter(name, value))
+        with self._requests_lock:  # the last one asked for is the one left in force
+            future = self.run_at_batch_boundary(lambda: self._apply_hyperparameter(name, value))
+            self._requested[name] = (value, future)
+        return future
+
+    def requested_hyperparameter(self, name: str) -> float | None:
+        """The value of ``name`` that will be in force after pending changes are applied.
+
+        Front ends compare a new value with this, not with the value in force: a value set
+        and set back within one batch must end with the second in force.
+        """
+        with self._requests_lock:
+            pending = self._requested.get(name)
+            if pending is not None and not pending[1].done():
+                return pending[0]
+        return self.get_hyperparameter(name)
 
     def _apply_hyperparameter(self, name: str, value: float) -> hyperparams.Change:
         change = hyperparams.apply(self.optimizer, name, value)
@@ -210,15 +226,6 @@ class SessionBase(abc.ABC):
     @abc.abstractmethod
     def _split_batch(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         """(inputs, targets) of one batch of this run's data."""
-
-    # ---- the UI pump --------------------------------------------------------------------
-    @property
-    def pump(self) -> Any:
-        """The one UI pump of this run (created on first use)."""
-        if self._pump is None:
-            from ..views.pump import UiPump
-            self._pump = UiPump()
-        return self._pump
 
     def wall_time(self) -> float:
         return time.monotonic() - self._started_at

@@ -20,6 +20,8 @@ from .base import SessionBase
 from .batches import BatchFormat, to_device
 from .control import StopTraining
 
+MAX_EPOCHS = 1_000_000
+
 
 class TrainingError(RuntimeError):
     """Training failed in the background thread; ``__cause__`` is the original exception."""
@@ -101,13 +103,23 @@ class TrainingSession(SessionBase):
     # ---- state ----------------------------------------------------------------------------
     @staticmethod
     def _check_epochs(epochs: object) -> int:
-        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-            raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= MAX_EPOCHS:
+            raise ValueError(f"epochs must be a whole number from 1 to {MAX_EPOCHS:,}, got {epochs!r}")
         return epochs
 
     def set_epochs(self, epochs: int) -> None:
-        """Change how many epochs the run lasts (takes effect at the next epoch boundary)."""
-        self.epochs = self._check_epochs(epochs)
+        """Change how many epochs the run lasts (takes effect at the next epoch boundary).
+
+        Raises:
+            ValueError: not a whole number from 1 to 1,000,000, or fewer epochs than the run
+                has already trained (the current one included while it trains).
+        """
+        epochs = self._check_epochs(epochs)
+        done = self.epoch + (1 if self._loop_alive else 0)
+        if epochs < done:
+            raise ValueError(f"epochs cannot be {epochs}: this run has already reached epoch {done}; "
+                             f"use {done} or more, or session.reset() to start over")
+        self.epochs = epochs
 
     @property
     def loop_active(self) -> bool:
@@ -140,9 +152,7 @@ class TrainingSession(SessionBase):
                 self.control.resume()
                 return
             if self.epoch >= self.epochs:
-                raise RuntimeError(
-                    f"training already ran its {self.epochs} epochs; set session.epochs higher "
-                    "(or call session.reset()) to train more")
+                self._raise_finished()
             self.control.clear_stop()
             if paused:
                 self.control.pause()
@@ -155,10 +165,22 @@ class TrainingSession(SessionBase):
             self._thread.start()
 
     def step(self, n: int = 1) -> None:
-        """Train exactly ``n`` more batches, then pause (starting the thread if needed)."""
-        super().step(n)
-        if not self._loop_alive:
-            self.start()
+        """Train exactly ``n`` more batches, then pause (starting the thread if needed).
+
+        Raises:
+            RuntimeError: when all epochs are done; nothing is remembered for later.
+        """
+        with self._model_lock:
+            if not self._loop_alive and self.epoch >= self.epochs:
+                self._raise_finished()
+            super().step(n)
+            if not self._loop_alive:
+                self.start()
+
+    def _raise_finished(self) -> None:
+        raise RuntimeError(
+            f"training already ran its {self.epochs} epochs; set session.epochs higher "
+            "(or call session.reset()) to train more")
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop at the next batch boundary and join the training thread."""

@@ -25,7 +25,10 @@ from ..session.base import SessionBase
 from .base import LiveView, check_session, message_html
 from .image_grid import ImageGrid
 
-_ROW = widgets.Layout(align_items="center", flex_flow="row wrap")
+
+def _row_layout() -> widgets.Layout:
+    """A new layout per row: widgets inside a view are closed with it, so none is shared."""
+    return widgets.Layout(align_items="center", flex_flow="row wrap")
 
 
 def _param_widget(op: Op, param: Param, value: Any, colour: bool) -> widgets.Widget:
@@ -148,14 +151,9 @@ class AugmentationPanel(LiveView):
                 notes.append("saturation and hue need colour images; these have one channel")
             extra = [widgets.HTML(f'<span style="color:#666">{html.escape("; ".join(notes))}</span>')] \
                 if notes else []
-            rows.append(widgets.HBox([box, *params.values(), *extra], layout=_ROW))
+            rows.append(widgets.HBox([box, *params.values(), *extra], layout=_row_layout()))
         self.reroll_button.disabled = bool(self.reason_disabled)
         return rows
-
-    def close(self) -> None:
-        if not hasattr(self, "session"):  # __init__ refused its arguments: nothing registered
-            return
-        super().close()
 
     # ---- front-end events: validate and enqueue only --------------------------------------
     def _on_widget(self, name: str) -> None:
@@ -167,7 +165,7 @@ class AugmentationPanel(LiveView):
         except AugmentationError as exc:
             self._notice = (f"refused: {exc}. The pipeline in force is unchanged.", "error")
             self._widgets_stale = True  # refresh() puts the accepted values back
-            self.session.pump.poke()
+            self.poke()
 
     # ---- the public API ----------------------------------------------------------------------
     @property
@@ -233,7 +231,7 @@ class AugmentationPanel(LiveView):
         samples, draws = self._samples, self._draws
         self._preview_future = self.session.run_at_batch_boundary(
             lambda: (version, preview.draw(samples, spec, draws, seed), spec.info.unit_range))
-        self.session.pump.poke()
+        self.poke()
 
     # ---- pump thread -------------------------------------------------------------------------
     def refresh(self) -> None:

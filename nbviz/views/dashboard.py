@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from typing import Any
 
 import ipywidgets as widgets
 
 from ..session.base import SessionBase
-from .base import LiveView, check_session, message_html
-from .controls import ControlBar
+from .base import LiveView, check_session, close_tree, message_html
+from .context import context_for
+from .controls import ControlBar, narrow_width_style
 from .curves import TrainingCurves
 from .registry import DASHBOARD_TABS
 
@@ -47,6 +49,9 @@ class Dashboard(widgets.VBox):
         unknown = [t for t in tabs if t not in known]
         if unknown:
             raise ValueError(f"unknown tab(s) {unknown}; available: {list(known)}")
+        self.context = context_for(self.session)
+        self._lock = threading.RLock()
+        self._closed = False
         self.controls = ControlBar(session)
         self.curves = TrainingCurves(session)
         self._tab_classes = [known[t] for t in tabs]
@@ -55,8 +60,15 @@ class Dashboard(widgets.VBox):
         self.tabs = widgets.Tab(children=[self.curves, *placeholders],
                                 titles=["Training", *tabs])
         self.tabs.observe(self._on_tab, names="selected_index")
-        super().__init__(children=[self.controls, self.tabs])
+        # Weights and gradients are recorded from now on, so their history is there when the
+        # tab is first opened (the recorder keeps itself within ~1% of training time).
+        self._records_params = bool({"Weights", "Gradients"} & set(tabs))
+        if self._records_params:
+            self.context.acquire_param_stats(self)
+        super().__init__(children=[narrow_width_style(), self.controls, self.tabs])
         self.add_class("nbviz-dashboard")
+        for old in self.context.replace_dashboard(self):
+            old.retire()
 
     def view(self, title: str) -> LiveView:
         """The view shown in tab ``title`` (built now if it was not yet)."""
@@ -66,8 +78,12 @@ class Dashboard(widgets.VBox):
         return self._open(titles.index(title))
 
     def _open(self, index: int) -> Any:
-        view = self.views.get(index)
-        if view is None:
+        with self._lock:  # tab clicks may arrive on several threads at once: build once
+            if self._closed:
+                raise RuntimeError("this dashboard is closed; create a new one")
+            view = self.views.get(index)
+            if view is not None:
+                return view
             try:
                 view = _load(self._tab_classes[index - 1])(self.session)
             except Exception as exc:  # a view that cannot open says why; the run goes on
@@ -76,27 +92,59 @@ class Dashboard(widgets.VBox):
                 raise
             self.views[index] = view
             self._replace_child(index, view)
-        return view
+            return view
 
     def _replace_child(self, index: int, child: widgets.Widget) -> None:
         children = list(self.tabs.children)
+        old = children[index]
         children[index] = child
         self.tabs.children = children
+        if not isinstance(old, LiveView):
+            close_tree(old)  # a placeholder or an earlier error message
 
     def _on_tab(self, change: dict[str, Any]) -> None:
-        index = change["new"]
-        for i, view in self.views.items():
-            view.set_active(i == index)
-        if index is not None and index not in self.views:
-            try:
-                self._open(index)
-            except Exception:
+        with self._lock:
+            if self._closed:
                 return
-            self.views[index].set_active(True)
+            index = self.tabs.selected_index  # the latest, not this (maybe stale) change's
+            if index is not None and index not in self.views:
+                try:
+                    self._open(index)
+                except Exception:
+                    return
+            for i, view in self.views.items():
+                view.set_active(i == index)
+
+    def retire(self) -> None:
+        """Stop refreshing because a newer dashboard of the same run exists; say so."""
+        with self._lock:
+            if self._closed:
+                return
+            note = widgets.HTML(message_html(
+                "A newer dashboard of this run was created (the cell was run again); this one "
+                "stopped updating.", "info"))
+            shown = list(self.children)
+            self.children = [note]
+        for child in shown:
+            close_tree(child)
+        self._release()
 
     def close(self) -> None:
-        for view in getattr(self, "views", {}).values():  # empty if __init__ failed half-way
+        """Close every view and widget of the dashboard (safe to call twice)."""
+        if getattr(self, "_lock", None) is None:  # __init__ failed before set-up
+            widgets.Widget.close(self)
+            return
+        self._release()
+        close_tree(self)
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for view in self.views.values():
             view.close()
-        if hasattr(self, "controls"):
-            self.controls.close()
-        super().close()
+        self.controls.close()
+        if self._records_params:
+            self.context.release_param_stats(self)
+        self.context.forget_dashboard(self)

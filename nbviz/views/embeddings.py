@@ -7,7 +7,7 @@ be cancelled. During training the layout is recomputed after each epoch, warm-st
 the previous one so points move instead of jumping. Hovering a point shows its image, label,
 prediction and confidence in the browser; a box or lasso selection comes back as
 ``explorer.selected`` and is shown as a gallery; clicking a point selects that sample for
-the other views (``selection_for(session).sample``).
+the other views (``self.context.selection.sample``).
 
 Example:
     >>> explorer = nbviz.EmbeddingExplorer(session, n_samples=2000, method="tsne")
@@ -29,7 +29,6 @@ from .base import LiveView, check_session, message_html
 from .embeddings_data import check_probe_memory, layer_options, point_colors, thumbnails_of
 from .image_grid import ImageGrid
 from .scatter_widget import ScatterWidget
-from .selection import selection_for
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 COLOR_BY = {"label": "true label", "prediction": "predicted label", "correct": "correct / wrong", "loss": "loss"}
@@ -209,12 +208,12 @@ class EmbeddingExplorer(LiveView):
     def _bump(self, key: str) -> None:
         with self._lock:
             self._versions[key] += 1
-        self.session.pump.poke()
+        self.poke()
 
     def _ask(self, kind: str) -> None:
         with self._lock:
             self._request = kind
-        self.session.pump.poke()
+        self.poke()
 
     def _on_choice(self, _change: Any) -> None:
         self._ask("full")
@@ -223,12 +222,12 @@ class EmbeddingExplorer(LiveView):
         self._bump("gallery")
 
     def _on_point_click(self, index: int) -> None:
-        selection_for(self.session).sample = index
+        self.context.selection.sample = index
 
     def _on_gallery_click(self, tile: int) -> None:
         items = self._gallery_items
         if 0 <= tile < len(items):
-            selection_for(self.session).sample = items[tile]
+            self.context.selection.sample = items[tile]
 
     def _say(self, text: str, kind: str = "info") -> None:
         with self._lock:
@@ -253,7 +252,7 @@ class EmbeddingExplorer(LiveView):
             self._live = np.array(Y, dtype=np.float32, copy=True)
             self._versions["live"] += 1
             self._progress = (iteration, total)
-        self.session.pump.poke()
+        self.poke()
 
     def _work(self, layer: str, method: str, init: np.ndarray | None) -> None:
         name = METHODS[method]
@@ -303,7 +302,7 @@ class EmbeddingExplorer(LiveView):
         finally:
             with self._lock:
                 self._progress = None
-            self.session.pump.poke()
+            self.poke()
 
     # ---- the pump -------------------------------------------------------------------------
     def refresh(self) -> None:

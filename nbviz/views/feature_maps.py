@@ -24,10 +24,9 @@ import numpy as np
 import torch
 import traitlets
 
-from ..probes.capture import DEFAULT_TIMEOUT, LayerInfo, session_layers, submit_activations
+from ..probes.capture import DEFAULT_TIMEOUT, LayerInfo, submit_activations
 from .base import LiveView, message_html
 from .image_grid import COLORMAPS, ImageGrid, scale_to_uint8
-from .selection import selection_for
 
 NORMALISATIONS = ("channel", "layer")
 
@@ -77,7 +76,7 @@ class FeatureMaps(LiveView):
     """
 
     min_interval = 0.05
-    _ready = False  # the pump may tick before __init__ is done
+    _built = False  # set once _setup() has built everything
     train_interval = 0.5  # seconds between captures driven by training progress
 
     def __init__(self, session: Any, layer: str | None = None, probe_size: int = 16,
@@ -101,7 +100,7 @@ class FeatureMaps(LiveView):
         if normalise not in NORMALISATIONS:
             raise ValueError(f"normalise must be 'channel' or 'layer', got {normalise!r}")
         session = self.session
-        all_layers = session_layers(session, timeout=self.timeout)
+        all_layers = self.context.layers(timeout=self.timeout)
         spatial = [info for info in all_layers if info.spatial]
         self.vector_mode = not spatial
         self.layers = {info.name: info for info in (spatial or [info for info in all_layers if info.vector])}
@@ -111,7 +110,7 @@ class FeatureMaps(LiveView):
             self.active = False
             return
         self._inputs, self._targets = session.probe_batch(probe_size)
-        self.selection = selection_for(session)
+        self.selection = self.context.selection
         start = layer if layer is not None else (
             self.selection.layer if self.selection.layer in self.layers else default_layer(list(self.layers.values())))
         if start not in self.layers:
@@ -137,10 +136,10 @@ class FeatureMaps(LiveView):
         self.captures = 0  # forward passes run (for tests and benches)
         self._build(tile_size)
         self.selection.observe(self._on_selection, names=["layer", "channel", "sample"])
-        self._ready = True
+        self._built = True
         if start != self.selection.layer:
             self.selection.layer = start
-        self.session.pump.poke()
+        self.poke()
 
     # ---- widgets ---------------------------------------------------------------------------
     def _build(self, tile_size: int) -> None:
@@ -235,7 +234,7 @@ class FeatureMaps(LiveView):
             self._dirty = self._dirty or changed
         if changed:
             self._publish(*state)
-            self.session.pump.poke()
+            self.poke()
         return ok
 
     def _publish(self, layer: str, channel: int, sample: int) -> None:
@@ -255,7 +254,7 @@ class FeatureMaps(LiveView):
                 info = "not found" if self.vector_mode else "has no spatial output"
                 self._note = f"{value!r} {info}; feature maps keep showing {self._layer!r}."
                 self._dirty = True
-            self.session.pump.poke()
+            self.poke()
             return
         if name == "sample" and not 0 <= value < len(self._inputs):
             return  # a sample the probe batch of this view does not have
@@ -271,7 +270,7 @@ class FeatureMaps(LiveView):
             wait: block until a refresh running in another thread is done (tests,
                 benches); the pump never waits.
         """
-        if not self._ready or not self._refreshing.acquire(blocking=wait):
+        if not self._built or not self._refreshing.acquire(blocking=wait):
             return
         try:
             self._refresh()
@@ -304,7 +303,7 @@ class FeatureMaps(LiveView):
                                         calls={layer: self.layers[layer].calls})
             if not future.done():  # training is running: collect it on a later tick
                 self._pending, self._pending_since = (future, key), time.monotonic()
-                future.add_done_callback(lambda _f: self.session.pump.poke())
+                future.add_done_callback(lambda _f: self.poke())
                 with self._lock:
                     self._dirty = self._dirty or dirty
                 return
@@ -396,8 +395,8 @@ class FeatureMaps(LiveView):
             self.status.value = html
 
     def on_close(self) -> None:
-        if self._ready:
-            self._ready = False
+        if self._built:
+            self._built = False
             self.selection.unobserve(self._on_selection, names=["layer", "channel", "sample"])
         for name in ("grid", "channel_view", "input_view", "layer_select", "channel_slider",
                      "sample_slider", "normalise_toggle", "colormap_select", "status"):

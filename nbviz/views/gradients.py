@@ -14,9 +14,9 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..probes.grad_health import GradientFlag, diagnose
-from ..probes.param_stats import acquire_param_stats, release_param_stats
 from ..session.base import SessionBase
 from .base import LiveView, message_html
+from .context import context_for
 
 HEALTHY_RATIO = 1e-3
 TINY, HUGE = 1e-12, 1e12
@@ -68,7 +68,7 @@ class GradientFlow(LiveView):
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             raise ValueError(f"window must be a whole number of snapshots >= 1, got {window!r}")
         self.window = window
-        self.stats = acquire_param_stats(session, self)
+        self.stats = context_for(session).acquire_param_stats(self)
         self.all_params = widgets.Checkbox(False, description="biases and norm scales too",
                                            indent=False)
         self.message = widgets.HTML(message_html(
@@ -98,7 +98,7 @@ class GradientFlow(LiveView):
         super().__init__(session, children=[self.message, self.flags, self.all_params,
                                             widgets.HBox(figures, layout=widgets.Layout(flex_flow="row wrap"))])
         self.add_class("nbviz-gradients")
-        self.all_params.observe(lambda _change: self.session.pump.poke(), "value")
+        self.all_params.observe(lambda _change: self.poke(), "value")
 
     def names(self) -> list[str]:
         return self.stats.names(weights_only=not self.all_params.value)
@@ -142,4 +142,4 @@ class GradientFlow(LiveView):
             "Hover a bar for its value.", "info")
 
     def on_close(self) -> None:
-        release_param_stats(self.session, self)
+        self.context.release_param_stats(self)

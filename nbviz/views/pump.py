@@ -23,7 +23,7 @@ class PumpedView(Protocol):
     active: bool  # False while hidden (a tab not shown) or closed
     min_interval: float  # seconds between two refreshes of this view
 
-    def refresh(self) -> None:
+    def tick(self) -> None:
         """Bring the widgets up to date; called from the pump thread only."""
 
 
@@ -83,7 +83,7 @@ class UiPump:
             next_due = min(next_due, interval)
             self._last[view] = now
             try:
-                view.refresh()
+                view.tick()
             except Exception:  # a broken view must not take the others (or training) down
                 self.failures += 1
                 log.exception("nbviz view %r failed to refresh", view)

@@ -1,12 +1,11 @@
 """What the user has selected (layer, channel, sample), shared by all views of one run.
 
-Views link through it: the structure table sets ``layer``, the feature-map and weight
-views follow; the embedding scatter sets ``sample``, the feature-map view shows it.
+Views link through it (it lives in the run's context: ``view.context.selection``): the
+structure table sets ``layer``, the feature-map and weight views follow; the embedding scatter
+sets ``sample``, the feature-map view shows it.
 """
 
 from __future__ import annotations
-
-import weakref
 
 import traitlets
 
@@ -24,14 +23,3 @@ class Selection(traitlets.HasTraits):
         if value < 0:
             raise traitlets.TraitError(f"{proposal['trait'].name} must be >= 0, got {value}")
         return value
-
-
-_selections: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def selection_for(session: object) -> Selection:
-    """The one Selection of ``session`` (created on first use)."""
-    selection = _selections.get(session)
-    if selection is None:
-        selection = _selections[session] = Selection()
-    return selection

@@ -18,10 +18,9 @@ from typing import Any
 import ipywidgets as widgets
 from torch import nn
 
-from ..probes.capture import DEFAULT_TIMEOUT, LayerInfo, session_layers
+from ..probes.capture import DEFAULT_TIMEOUT, LayerInfo
 from ..probes.graph import ModuleGraph, module_graph
 from .base import LiveView, message_html
-from .selection import selection_for
 
 NBSP = "\u00a0"
 _STYLE = ("<style>.nbviz-structure-table select, .nbviz-structure-table option, "
@@ -75,7 +74,7 @@ class ModelStructure(LiveView):
     """
 
     min_interval = 0.2
-    _ready = False
+    _built = False  # set once _setup() has built everything
 
     def __init__(self, session: Any, graph: bool = True, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.status = widgets.HTML()
@@ -88,11 +87,11 @@ class ModelStructure(LiveView):
 
     def _setup(self, graph: bool, timeout: float) -> None:
         model = self.session.model
-        self.layers = session_layers(self.session, timeout=timeout)
+        self.layers = self.context.layers(timeout=timeout)
         self.rows = layer_rows(model, self.layers)
         self.modules = {row["name"] for row in self.rows}
         self.types = {row["name"]: row["type"] for row in self.rows}
-        self.selection = selection_for(self.session)
+        self.selection = self.context.selection
         self._lock = threading.Lock()
         self._shown = None
         keys = ("name", "type", "output", "params", "trainable")
@@ -127,8 +126,8 @@ class ModelStructure(LiveView):
         self._note = self.status.value = self._base_note
         self.children = [self.status, widgets.HBox(parts)]
         self.selection.observe(self._on_selection, names="layer")
-        self._ready = True
-        self.session.pump.poke()
+        self._built = True
+        self.poke()
 
     def _build_graph(self) -> widgets.Widget:
         import bqplot
@@ -161,12 +160,12 @@ class ModelStructure(LiveView):
         if not isinstance(layer, str) or layer not in self.modules:
             self._note = message_html(f"{layer!r} is not a module of {type(self.session.model).__name__}; "
                                       "selection unchanged.", "warning")
-            self.session.pump.poke()
+            self.poke()
             return False
         self._note = self._base_note
         if self.selection.layer != layer:
             self.selection.layer = layer
-        self.session.pump.poke()
+        self.poke()
         return True
 
     def _on_graph_click(self, _mark: Any, content: dict) -> None:
@@ -178,11 +177,11 @@ class ModelStructure(LiveView):
             self.select(module)
 
     def _on_selection(self, _change: dict) -> None:
-        self.session.pump.poke()
+        self.poke()
 
     def refresh(self) -> None:
         """Highlight the selected layer in the table and the graph (pump thread)."""
-        if not self._ready:
+        if not self._built:
             return
         layer, note = self.selection.layer, self._note
         if (layer, note) == self._shown:
@@ -200,8 +199,8 @@ class ModelStructure(LiveView):
                     self.graph_mark.selected = selected or None
 
     def on_close(self) -> None:
-        if self._ready:
-            self._ready = False
+        if self._built:
+            self._built = False
             self.selection.unobserve(self._on_selection, names="layer")
 
 

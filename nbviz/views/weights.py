@@ -8,7 +8,7 @@
 * Histograms of the layer's weights and gradients over time, with a step slider to look
   back (kept in bounded memory by the run's shared :class:`ParamStats`).
 
-The layer follows ``selection_for(session).layer`` (the structure table sets it) and
+The layer follows ``self.context.selection.layer`` (the structure table sets it) and
 picking a layer here sets it for the other views.
 """
 
@@ -22,12 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..probes.param_stats import acquire_param_stats, release_param_stats
 from ..session.base import SessionBase
 from .base import LiveView, message_html
+from .context import context_for
 from .image_grid import ImageGrid, scale_to_uint8
 from .param_histograms import HistogramHistory
-from .selection import selection_for
 
 
 def weight_layers(model: nn.Module) -> list[str]:
@@ -92,7 +91,7 @@ class Weights(LiveView):
     min_interval = 1.0
 
     def __init__(self, session: SessionBase, tile_size: int = 40) -> None:
-        self.selection = selection_for(session)
+        self.selection = context_for(session).selection
         model = session.model
         self.layers = weight_layers(model)
         self.message = widgets.HTML()
@@ -106,7 +105,7 @@ class Weights(LiveView):
                                      tooltip="redraw the heat map with the current weights")
         self.figure = _new_figure()
         self.ax = None
-        self.stats = acquire_param_stats(session, self)
+        self.stats = context_for(session).acquire_param_stats(self)
         self.histograms = HistogramHistory(self.stats)
         self._matrix_wanted = True
         self._matrix_future: Future | None = None
@@ -148,15 +147,15 @@ class Weights(LiveView):
         self._matrix_wanted = True
         if change["new"] and self.selection.layer != change["new"]:
             self.selection.layer = change["new"]
-        self.session.pump.poke()
+        self.poke()
 
     def _on_selection(self, change: dict) -> None:
         self._pending_layer = change["new"]
-        self.session.pump.poke()
+        self.poke()
 
     def _on_redraw(self, _button: Any = None) -> None:
         self._matrix_wanted = True
-        self.session.pump.poke()
+        self.poke()
 
     def _on_filter_click(self, index: int) -> None:
         self.selection.channel = index
@@ -220,5 +219,5 @@ class Weights(LiveView):
 
     def on_close(self) -> None:
         self.selection.unobserve(self._on_selection, "layer")
-        release_param_stats(self.session, self)
+        self.context.release_param_stats(self)
         self.figure.canvas.close()
