@@ -22,6 +22,7 @@ from ..augment.ops import OPS, AugmentationError, Op, Param
 from ..augment.pipeline import PipelineSpec, image_info
 from ..augment.wiring import AugmentedDataset, PipelineHolder, attach, change, when_effective
 from ..session.base import SessionBase
+from ..widgets import guarded
 from .base import LiveView, check_session, message_html
 from .image_grid import ImageGrid
 
@@ -40,10 +41,10 @@ def _param_widget(op: Op, param: Param, value: Any, colour: bool) -> widgets.Wid
                                         readout_format=".2f", **common)
     if param.kind == "int":
         hi = int(min(param.high, 64))
-        return widgets.IntSlider(value=value, min=int(param.low), max=max(hi, int(value)),
+        return guarded.IntSlider(value=value, min=int(param.low), max=max(hi, int(value)),
                                  step=int(param.step), **common)
     disabled = param.colour_only and not colour
-    w = widgets.FloatSlider(value=value, min=param.low, max=param.high, step=param.step,
+    w = guarded.FloatSlider(value=value, min=param.low, max=param.high, step=param.step,
                             readout_format=".2f", disabled=disabled, **common)
     if disabled:
         w.tooltip = f"{param.label} needs 3-channel colour images; these images have one channel"
@@ -134,7 +135,7 @@ class AugmentationPanel(LiveView):
         rows = []
         for op in OPS:
             values = spec.params[op.name] if spec is not None else op.default_params()
-            box = widgets.Checkbox(value=spec is not None and op.name in spec.enabled,
+            box = guarded.Checkbox(value=spec is not None and op.name in spec.enabled,
                                    description=op.label, indent=False,
                                    layout=widgets.Layout(width="170px"))
             box.add_class(f"nbviz-augment-{op.name}")

@@ -9,6 +9,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..session.base import SessionBase
+from ..widgets import guarded
 from .base import LiveView, check_session, close_tree, message_html
 from .context import context_for
 from .controls import ControlBar, narrow_width_style
@@ -57,7 +58,7 @@ class Dashboard(widgets.VBox):
         self._tab_classes = [known[t] for t in tabs]
         self.views: dict[int, LiveView] = {0: self.curves}
         placeholders = [widgets.HTML(message_html("opening…")) for _ in tabs]
-        self.tabs = widgets.Tab(children=[self.curves, *placeholders],
+        self.tabs = guarded.Tab(children=[self.curves, *placeholders],
                                 titles=["Training", *tabs])
         self.tabs.observe(self._on_tab, names="selected_index")
         # Weights and gradients are recorded from now on, so their history is there when the

@@ -25,6 +25,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from .. import embed
+from ..widgets import guarded
 from .base import LiveView, check_session, message_html
 from .embeddings_data import check_probe_memory, layer_options, point_colors, thumbnails_of
 from .image_grid import ImageGrid
@@ -108,14 +109,14 @@ class EmbeddingExplorer(LiveView):
         self.class_names = list(class_names) if class_names else None
         self.max_gallery = max_gallery
 
-        self.layer_select = widgets.Dropdown(options=options, value=layer, description="features")
-        self.method_select = widgets.ToggleButtons(
+        self.layer_select = guarded.Dropdown(options=options, value=layer, description="features")
+        self.method_select = guarded.ToggleButtons(
             options=[(METHODS[m], m) for m in available_methods()], value=method,
             style={"button_width": "64px"})
-        self.color_select = widgets.Dropdown(options=[(v, k) for k, v in COLOR_BY.items()], value=color_by,
+        self.color_select = guarded.Dropdown(options=[(v, k) for k, v in COLOR_BY.items()], value=color_by,
                                              description="colour by")
         self.compute_button = widgets.Button(description="Compute", icon="refresh")
-        self.auto_refresh = widgets.Checkbox(value=refresh_each_epoch, description="refresh each epoch", indent=False)
+        self.auto_refresh = guarded.Checkbox(value=refresh_each_epoch, description="refresh each epoch", indent=False)
         self.progress = widgets.IntProgress(0, 0, 100, description="t-SNE", layout={"visibility": "hidden"})
         self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True,
                                             layout={"visibility": "hidden"})

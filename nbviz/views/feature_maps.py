@@ -25,6 +25,7 @@ import torch
 import traitlets
 
 from ..probes.capture import DEFAULT_TIMEOUT, LayerInfo, submit_activations
+from ..widgets import guarded
 from .base import LiveView, message_html
 from .image_grid import COLORMAPS, ImageGrid, scale_to_uint8
 
@@ -145,17 +146,17 @@ class FeatureMaps(LiveView):
     def _build(self, tile_size: int) -> None:
         options = [(f"{name}  ({info.type}, {'x'.join(map(str, info.output_shape))})", name)
                    for name, info in self.layers.items()]
-        self.layer_select = widgets.Dropdown(options=options, value=self._layer, description="layer",
+        self.layer_select = guarded.Dropdown(options=options, value=self._layer, description="layer",
                                              layout=widgets.Layout(width="420px"))
-        self.channel_slider = widgets.IntSlider(value=self._channel, min=0,
+        self.channel_slider = guarded.IntSlider(value=self._channel, min=0,
                                                 max=max(self.layers[self._layer].channels - 1, 0),
                                                 description="channel", continuous_update=True)
-        self.sample_slider = widgets.IntSlider(value=self._sample, min=0, max=len(self._inputs) - 1,
+        self.sample_slider = guarded.IntSlider(value=self._sample, min=0, max=len(self._inputs) - 1,
                                                description="sample")
-        self.normalise_toggle = widgets.ToggleButtons(
+        self.normalise_toggle = guarded.ToggleButtons(
             options=[("per channel", "channel"), ("per layer", "layer")], value=self._normalise,
             description="scale", style={"button_width": "110px"})
-        self.colormap_select = widgets.Dropdown(options=list(COLORMAPS), value=self._colormap,
+        self.colormap_select = guarded.Dropdown(options=list(COLORMAPS), value=self._colormap,
                                                 description="colormap", layout=widgets.Layout(width="200px"))
         self.input_view = ImageGrid(tile_size=112, colormap="gray")
         self.channel_view = ImageGrid(tile_size=112, colormap=self._colormap)

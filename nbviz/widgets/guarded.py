@@ -120,3 +120,25 @@ class ToggleButtons(_Selection, widgets.ToggleButtons):
 
 class RadioButtons(_Selection, widgets.RadioButtons):
     pass
+
+
+class Tab(Guarded, widgets.Tab):
+    def default_guards(self) -> dict[str, Check]:
+        last = max(len(self.children) - 1, 0)
+        return {"selected_index": lambda value: None if value is None else whole_number(0, last)(value)}
+
+
+class FloatSlider(Guarded, widgets.FloatSlider):
+    def default_guards(self) -> dict[str, Check]:
+        return {"value": number_between(self.min, self.max)}
+
+
+class Checkbox(Guarded, widgets.Checkbox):
+    def default_guards(self) -> dict[str, Check]:
+        return {"value": lambda value: None if isinstance(value, bool) else f"expected true or false, got {value!r}"}
+
+
+class Select(_Selection, widgets.Select):
+    def default_guards(self) -> dict[str, Check]:
+        count = len(self.options)
+        return {"index": lambda value: None if value is None else whole_number(0, max(count - 1, 0))(value)}
