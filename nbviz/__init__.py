@@ -24,16 +24,15 @@ __version__ = "0.1.0"
 _LAZY = {
     "ActivationStats": "nbviz.views.activations",
     "GradientFlow": "nbviz.views.gradients",
-    "ParamStats": "nbviz.probes.param_stats",
     "Weights": "nbviz.views.weights",
     "AugmentationPanel": "nbviz.views.augmentation",
     "Dashboard": "nbviz.views.dashboard",
     "FeatureMaps": "nbviz.views.feature_maps",
-    "ImageGrid": "nbviz.views.image_grid",
     "ModelStructure": "nbviz.views.structure",
     "EmbeddingExplorer": "nbviz.views.embeddings",
-    "ScatterWidget": "nbviz.views.scatter_widget",
     "embed": "nbviz.embed",
+    "widgets": "nbviz.widgets",
+    "probes": "nbviz.probes",
     "datasets": "nbviz.datasets",
     "models": "nbviz.models",
 }

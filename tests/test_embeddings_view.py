@@ -222,7 +222,7 @@ def test_helpers():
     options = layer_options(MnistCNN())
     assert options[0] == ("input of fc2 (Linear)", "fc2:input")
     assert thumbnails_of(torch.zeros(4, 3, 8, 8)).shape == (4, 8, 8, 3)
-    assert thumbnails_of(torch.zeros(4, 64)).shape == (4, 8, 8, 1)
+    assert thumbnails_of(torch.zeros(4, 64)).shape == (4, 8, 8)
     assert thumbnails_of(torch.zeros(4, 10)) is None
     colors, note = point_colors("label", np.array([-1, -1]), None, [])
     assert "not class ids" in note and "values" in colors

@@ -17,7 +17,8 @@ from nbviz.models import SmallCNN
 from nbviz.probes.capture import nbviz_hooks
 from nbviz.views.context import context_for
 from nbviz.views.feature_maps import FeatureMaps, input_tile
-from nbviz.views.image_grid import ImageGrid, scale_to_uint8
+from nbviz.widgets.image_grid import ImageGrid
+from nbviz.widgets.images import to_uint8
 
 
 def make_session(model: nn.Module, shape: tuple[int, ...], n: int = 32, epochs: int = 1) -> nbviz.TrainingSession:
@@ -50,7 +51,7 @@ def test_image_grid_sends_one_buffer_with_its_shape():
 
 def test_image_grid_refuses_bad_tiles_and_values():
     grid = ImageGrid()
-    with pytest.raises(TypeError, match="must be uint8.*scale_to_uint8"):
+    with pytest.raises(TypeError, match="must be uint8.*to_uint8"):
         grid.set_tiles(np.zeros((2, 3, 3), np.float32))
     with pytest.raises(ValueError, match="N x H x W or N x H x W x 3"):
         grid.set_tiles(np.zeros((2, 3, 3, 2), np.uint8))
@@ -77,20 +78,20 @@ def test_image_grid_click_reports_only_valid_tile_indices():
     assert clicked == [2]
 
 
-def test_scale_to_uint8_per_tile_per_layer_symmetric_and_degenerate():
+def test_to_uint8_per_tile_per_layer_symmetric_and_degenerate():
     values = torch.stack([torch.zeros(2, 2), torch.full((2, 2), 10.0)])
     values[0, 0, 0] = 1.0
-    per_tile = scale_to_uint8(values, per_tile=True)
+    per_tile = to_uint8(values, per_tile=True)
     assert per_tile[0, 0, 0] == 255 and per_tile[0, 1, 1] == 0
     assert (per_tile[1] == 0).all()  # a constant tile
-    per_layer = scale_to_uint8(values, per_tile=False)
+    per_layer = to_uint8(values, per_tile=False)
     assert per_layer[1, 0, 0] == 255 and per_layer[0, 0, 0] == 26
-    signed = scale_to_uint8(np.array([[[-2.0, 0.0, 2.0]]]), symmetric=True)
+    signed = to_uint8(np.array([[[-2.0, 0.0, 2.0]]]), symmetric=True)
     assert signed.tolist() == [[[0, 128, 255]]]
-    nan = scale_to_uint8(np.array([[[np.nan, 1.0, 3.0]]]))
+    nan = to_uint8(np.array([[[np.nan, 1.0, 3.0]]]))
     assert nan.dtype == np.uint8 and nan[0, 0, 2] == 255
     with pytest.raises(ValueError, match="N x H x W"):
-        scale_to_uint8(np.zeros((3, 3)))
+        to_uint8(np.zeros((3, 3)))
 
 
 def test_input_tile_colour_grey_and_flat_square():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import traitlets
 
-from nbviz.views.scatter_widget import ScatterWidget
+from nbviz.widgets.scatter import ScatterWidget
 
 
 def from_front_end(w: ScatterWidget, data: dict) -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset
 
+from ..widgets.images import to_uint8
 from .pipeline import PipelineSpec
 from .wiring import AugmentedDataset, first_input, one_thread, sample_seed
 
@@ -81,14 +82,8 @@ def to_tiles(grid: torch.Tensor, unit_range: bool) -> np.ndarray:
         scale = MAX_TILE / side
         size = (max(1, round(tiles.shape[-2] * scale)), max(1, round(tiles.shape[-1] * scale)))
         tiles = torch.nn.functional.interpolate(tiles, size=size, mode="bilinear", antialias=True)
-    if unit_range:
-        tiles = tiles.clamp(0, 1) * 255.0
-    else:
-        low, high = float(tiles.min()), float(tiles.max())
-        tiles = (tiles - low) / (high - low if high > low else 1.0) * 255.0
-    array = (tiles + 0.5).clamp(0, 255).to(torch.uint8).numpy()
-    array = array[:, 0] if array.shape[1] == 1 else array.transpose(0, 2, 3, 1)
-    return np.ascontiguousarray(array)
+    channels_last = tiles[:, 0] if tiles.shape[1] == 1 else tiles.permute(0, 2, 3, 1)
+    return to_uint8(channels_last, per_tile=False, unit_range=unit_range)
 
 
 __all__ = ["draw", "fixed_samples", "to_tiles"]

@@ -2,5 +2,6 @@
 
 from .diagnose import ForwardFailure, locate_forward_failure
 from .guard import model_device, probe_mode
+from .param_stats import ParamStats
 
-__all__ = ["ForwardFailure", "locate_forward_failure", "model_device", "probe_mode"]
+__all__ = ["ForwardFailure", "ParamStats", "locate_forward_failure", "model_device", "probe_mode"]

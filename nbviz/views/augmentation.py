@@ -23,8 +23,8 @@ from ..augment.pipeline import PipelineSpec, image_info
 from ..augment.wiring import AugmentedDataset, PipelineHolder, attach, change, when_effective
 from ..session.base import SessionBase
 from ..widgets import guarded
+from ..widgets.image_grid import ImageGrid
 from .base import LiveView, check_session, message_html
-from .image_grid import ImageGrid
 
 
 def _row_layout() -> widgets.Layout:

@@ -26,10 +26,10 @@ import numpy as np
 
 from .. import embed
 from ..widgets import guarded
+from ..widgets.image_grid import ImageGrid
+from ..widgets.scatter import ScatterWidget
 from .base import LiveView, check_session, message_html
 from .embeddings_data import check_probe_memory, layer_options, point_colors, thumbnails_of
-from .image_grid import ImageGrid
-from .scatter_widget import ScatterWidget
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 COLOR_BY = {"label": "true label", "prediction": "predicted label", "correct": "correct / wrong", "loss": "loss"}

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..embed import FeatureError, default_layer
+from ..widgets.images import image_tiles
 
 FEATURE_BYTES_GUESS = 4 * 1024  # float32 features of up to 1024 dims per sample
 
@@ -76,19 +77,5 @@ def point_colors(color_by: str, labels: np.ndarray, pred: tuple[np.ndarray, ...]
 
 
 def thumbnails_of(inputs: torch.Tensor) -> np.ndarray | None:
-    """uint8 images (N, H, W, C) of input samples, scaled over the set, or None if not images.
-
-    Accepts (N, C, H, W) with C in 1/3, (N, H, W) and flat (N, D) with D a square number.
-    """
-    x = inputs.detach().float().cpu()
-    if x.dim() == 2 and math.isqrt(x.shape[1]) ** 2 == x.shape[1] and x.shape[1] > 1:
-        side = math.isqrt(x.shape[1])
-        x = x.reshape(len(x), 1, side, side)
-    if x.dim() == 3:
-        x = x.unsqueeze(1)
-    if x.dim() != 4 or x.shape[1] not in (1, 3) or len(x) == 0:
-        return None
-    lo, hi = float(x.min()), float(x.max())
-    scaled = (x - lo) / (hi - lo if hi > lo else 1.0) * 255.0
-    array = scaled.clamp(0, 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-    return np.ascontiguousarray(array)
+    """uint8 images of input samples, scaled over the set, or None if they are not images."""
+    return image_tiles(inputs)

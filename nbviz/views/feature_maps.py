@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from concurrent.futures import Future
@@ -26,28 +25,16 @@ import traitlets
 
 from ..probes.capture import DEFAULT_TIMEOUT, LayerInfo, submit_activations
 from ..widgets import guarded
+from ..widgets.image_grid import COLORMAPS, ImageGrid
+from ..widgets.images import image_tiles, to_uint8
 from .base import LiveView, message_html
-from .image_grid import COLORMAPS, ImageGrid, scale_to_uint8
 
 NORMALISATIONS = ("channel", "layer")
 
 
 def input_tile(image: torch.Tensor) -> np.ndarray | None:
-    """One probe input as a uint8 tile (1 x H x W, or 1 x H x W x 3 for colour), or None.
-
-    Flat inputs whose length is a square number are shown as a square image.
-    """
-    image = image.detach().float().cpu()
-    if image.dim() == 1 and math.isqrt(len(image)) ** 2 == len(image) and len(image) > 1:
-        side = math.isqrt(len(image))
-        image = image.reshape(1, side, side)
-    if image.dim() == 2:
-        image = image.unsqueeze(0)
-    if image.dim() != 3:
-        return None
-    if image.shape[0] == 3:
-        return scale_to_uint8(image.permute(1, 2, 0).unsqueeze(0))
-    return scale_to_uint8(image[:1])
+    """One probe input as a uint8 tile (1 x H x W, or 1 x H x W x 3 for colour), or None."""
+    return image_tiles(image.unsqueeze(0), per_tile=True)
 
 
 def default_layer(layers: list[LayerInfo]) -> str:
@@ -66,7 +53,7 @@ class FeatureMaps(LiveView):
         layer: dotted name of the layer to show first (default: the shared selection, else
             the first convolution).
         probe_size: how many probe images the sample selector offers.
-        colormap: one of :data:`~nbviz.views.image_grid.COLORMAPS`.
+        colormap: one of :data:`~nbviz.widgets.image_grid.COLORMAPS`.
         normalise: "channel" (each tile over its own range) or "layer" (one range for all
             channels, so they can be compared).
         tile_size: display size in pixels of one channel tile.
@@ -340,7 +327,7 @@ class FeatureMaps(LiveView):
             return
         tiles_key = (self._cache_key, self._cache_step, normalise)
         if self._tiles_key != tiles_key and not self.vector_mode:
-            self._tiles = scale_to_uint8(values, per_tile=normalise == "channel")
+            self._tiles = to_uint8(values, per_tile=normalise == "channel")
         with self.hold_sync():
             self._sync_controls(layer, channel, sample, normalise, colormap)
             if self._sent.get("sample") != sample:

@@ -23,9 +23,10 @@ import torch
 from torch import nn
 
 from ..session.base import SessionBase
+from ..widgets.image_grid import ImageGrid
+from ..widgets.images import to_uint8
 from .base import LiveView, message_html
 from .context import context_for
-from .image_grid import ImageGrid, scale_to_uint8
 from .param_histograms import HistogramHistory
 
 
@@ -48,10 +49,10 @@ def filter_tiles(weight: torch.Tensor) -> tuple[np.ndarray, str]:
     if w.dim() != 4:
         raise ValueError(f"conv filters need a 4-d weight, got shape {tuple(w.shape)}")
     if w.shape[1] == 3:
-        return scale_to_uint8(w.permute(0, 2, 3, 1), symmetric=True), "RGB (grey = 0)"
+        return to_uint8(w.permute(0, 2, 3, 1), symmetric=True), "RGB (grey = 0)"
     if w.shape[1] == 1:
-        return scale_to_uint8(w[:, 0], symmetric=True), "blue < 0 < red"
-    return (scale_to_uint8(w.mean(dim=1), symmetric=True),
+        return to_uint8(w[:, 0], symmetric=True), "blue < 0 < red"
+    return (to_uint8(w.mean(dim=1), symmetric=True),
             f"mean over the {w.shape[1]} input channels, blue < 0 < red")
 
 

@@ -18,48 +18,12 @@ from typing import Any
 
 import anywidget
 import numpy as np
-import torch
 import traitlets
 
 COLORMAPS = ("gray", "viridis", "magma", "inferno", "coolwarm")
 """Colormaps the front end knows (js/src/lib/colormap.js); applied to one-channel tiles."""
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
-
-
-def scale_to_uint8(values: torch.Tensor | np.ndarray, per_tile: bool = True,
-                   symmetric: bool = False) -> np.ndarray:
-    """Map float tiles (N x H x W or N x H x W x 3) to uint8 0..255.
-
-    Args:
-        values: the tiles; the first axis indexes tiles.
-        per_tile: stretch each tile over its own min..max (True) or all tiles over the
-            common min..max (False), so tiles can be compared with each other.
-        symmetric: map -m..m with m the largest magnitude (0 lands on 128), for signed
-            data such as weights shown with a diverging colormap.
-
-    Returns:
-        A C-contiguous uint8 array of the same shape. Constant tiles become 0 (or 128
-        when symmetric); NaN becomes 0.
-    """
-    if isinstance(values, torch.Tensor):
-        values = values.detach().to("cpu", torch.float32).numpy()
-    array = np.asarray(values, dtype=np.float32)
-    if array.ndim < 3:
-        raise ValueError(f"tiles need shape N x H x W (or N x H x W x 3), got shape {array.shape}")
-    array = np.nan_to_num(array, nan=0.0, posinf=0.0, neginf=0.0)
-    axes = tuple(range(1, array.ndim)) if per_tile else tuple(range(array.ndim))
-    if symmetric:
-        high = np.abs(array).max(axis=axes, keepdims=True)
-        low = -high
-    else:
-        low = array.min(axis=axes, keepdims=True)
-        high = array.max(axis=axes, keepdims=True)
-    span = high - low
-    safe = np.where(span > 0, span, 1.0)
-    scaled = (array - low) / safe * 255.0
-    scaled = np.where(span > 0, scaled, 127.5 if symmetric else 0.0)
-    return np.ascontiguousarray(np.clip(scaled + 0.5, 0, 255).astype(np.uint8))
 
 
 class ImageGrid(anywidget.AnyWidget):
@@ -122,7 +86,7 @@ class ImageGrid(anywidget.AnyWidget):
         array = np.asarray(tiles)
         if array.dtype != np.uint8:
             raise TypeError(f"tiles must be uint8, got {array.dtype}; convert with "
-                            "nbviz.views.image_grid.scale_to_uint8(values)")
+                            "nbviz.views.image_grid.to_uint8(values)")
         if array.ndim == 3:
             channels = 1
         elif array.ndim == 4 and array.shape[3] == 3:
@@ -164,4 +128,4 @@ class ImageGrid(anywidget.AnyWidget):
             handler(index)
 
 
-__all__ = ["COLORMAPS", "ImageGrid", "scale_to_uint8"]
+__all__ = ["COLORMAPS", "ImageGrid"]

@@ -15,6 +15,8 @@ import anywidget
 import numpy as np
 import traitlets
 
+from .images import to_uint8
+
 _STATIC = Path(__file__).resolve().parent.parent / "static" / "scatter.js"
 #: the largest thumbnail atlas sent to the browser; bigger image sets are downsampled.
 MAX_ATLAS_BYTES = 48 * 2**20
@@ -193,10 +195,7 @@ class ScatterWidget(anywidget.AnyWidget):
         if array.shape[-1] not in (1, 3, 4):
             raise ValueError(f"images need 1, 3 or 4 channels, got shape {array.shape}")
         if array.dtype != np.uint8:
-            array = array.astype(np.float32)
-            lo, hi = float(np.nanmin(array)), float(np.nanmax(array))
-            array = np.nan_to_num((array - lo) / (hi - lo if hi > lo else 1.0) * 255.0)
-            array = array.clip(0, 255).astype(np.uint8)
+            array = to_uint8(array, per_tile=False)
         while array.nbytes > max_bytes and min(array.shape[1:3]) > 4:
             array = array[:, ::2, ::2]
         if array.nbytes > max_bytes:
