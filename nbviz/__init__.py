@@ -28,6 +28,7 @@ _LAZY = {
     "AugmentationPanel": "nbviz.views.augmentation",
     "Dashboard": "nbviz.views.dashboard",
     "FeatureMaps": "nbviz.views.feature_maps",
+    "UnitActivations": "nbviz.views.unit_activations",
     "ModelStructure": "nbviz.views.structure",
     "EmbeddingExplorer": "nbviz.views.embeddings",
     "embed": "nbviz.embed",

@@ -17,6 +17,7 @@ from nbviz.models import SmallCNN
 from nbviz.probes.capture import nbviz_hooks
 from nbviz.views.context import context_for
 from nbviz.views.feature_maps import FeatureMaps, input_tile
+from nbviz.views.unit_activations import UnitActivations
 from nbviz.widgets.image_grid import ImageGrid
 from nbviz.widgets.images import to_uint8
 
@@ -234,19 +235,19 @@ def test_updates_while_training_runs():
     assert nbviz_hooks(session.model) == []
 
 
-def test_vector_only_model_gets_bar_charts_and_says_why():
+def test_vector_only_model_is_refused_with_the_view_to_use_and_units_show_it():
     mlp = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
     session = make_session(mlp, (1, 8, 8))
-    view = FeatureMaps(session, probe_size=2)
+    with pytest.raises(ValueError, match="no layer with a spatial.*nbviz.UnitActivations"):
+        FeatureMaps(session, probe_size=2)
+    view = UnitActivations(session, probe_size=2)
     try:
-        view.refresh(wait=True)
-        assert view.vector_mode
-        assert view.layer == "0"  # the flatten: 64 values
-        assert "no layer with a spatial output" in view.status.value
-        assert len(view.bars.y) == 64
-        view.select(layer="1")
-        view.refresh(wait=True)
-        assert len(view.bars.y) == 32
+        view.refresh()
+        assert view.layer == "2"  # the last hidden layer (the ReLU after the first Linear)
+        assert len(view.bars.y) == 32 and np.isfinite(view.bars.y).all()
+        view.layer_select.set_state({"index": 0})  # the flatten: 64 values, from the front end
+        view.refresh()
+        assert view.layer == "0" and len(view.bars.y) == 64
         assert view.input_view.count == 1  # the flat 64 input is shown as 8x8
     finally:
         view.close()

@@ -146,9 +146,17 @@ class LiveView(widgets.VBox, metaclass=_ViewType):
         """The pump's entry point: deliver finished answers, then :meth:`refresh`."""
         if not self._ready:
             return
+        self.deliver_answers()
+        if not self._closed:
+            self.refresh()
+
+    def deliver_answers(self) -> None:
+        """Hand every finished :meth:`ask` to its callback (in the calling thread)."""
         with self._answers_lock:
-            done = [a for a in self._answers if a[0].done()]
-            self._answers = [a for a in self._answers if not a[0].done()]
+            done, waiting = [], []
+            for answer in self._answers:  # one look at each future: it may finish meanwhile
+                (done if answer[0].done() else waiting).append(answer)
+            self._answers = waiting
         for future, on_result, on_error in done:
             if future.cancelled():
                 continue
@@ -159,8 +167,6 @@ class LiveView(widgets.VBox, metaclass=_ViewType):
                 on_error(error)
             else:
                 log.warning("nbviz %s: a probe failed: %r", type(self).__name__, error)
-        if not self._closed:
-            self.refresh()
 
     def refresh(self) -> None:
         """Update widgets from the session (pump thread only)."""

@@ -32,6 +32,9 @@ class RunContext:
         self.pump = UiPump()
         self.selection = Selection()
         self._lock = threading.RLock()
+        # held while any view of the run changes its state (controls, traits, selection):
+        # one lock for all, so view state changes on several threads never interleave
+        self.state_lock = threading.RLock()
         self._layers: tuple[Any, list[LayerInfo]] | None = None
         self._stats: ParamStats | None = None
         self._stats_owners: set[int] = set()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 DASHBOARD_TABS: list[tuple[str, str]] = [
     ("Feature maps", "nbviz.views.feature_maps:FeatureMaps"),
+    ("Units", "nbviz.views.unit_activations:UnitActivations"),
     ("Structure", "nbviz.views.structure:ModelStructure"),
     ("Embeddings", "nbviz.views.embeddings:EmbeddingExplorer"),
     ("Augmentation", "nbviz.views.augmentation:AugmentationPanel"),
