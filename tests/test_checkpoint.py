@@ -287,3 +287,31 @@ def test_torchvision_models_with_adam_continue_bit_identically(tmp_path, make):
     _one_step(model, s.optimizer, x, y)
     _one_step(copy, restored.optimizer, x, y)
     assert_same(weights(copy), weights(model))
+
+
+def test_saving_while_training_runs_writes_the_state_of_one_batch_boundary(tmp_path):
+    by_step: dict[int, dict[str, torch.Tensor]] = {}
+
+    class Record:
+        def on_batch_end(self, run) -> None:
+            by_step[run.step_count] = weights(run.model)
+
+    torch.manual_seed(0)
+    s = nbviz.TrainingSession(SmallCNN(width=4), make_loader(), epochs=3)
+    s.add_callback(Record())
+    s.start()
+    paths = []
+    for i in range(3):
+        wait_until(lambda n=4 * (i + 1): s.step_count >= n)
+        paths.append(s.save(tmp_path / f"live-{i}.pt"))
+    s.wait(timeout=60)
+    for path in paths:
+        state = checkpoint.read(path)
+        assert state["step"] > 0
+        assert_same(dict(state["model"]), by_step[state["step"]])  # weights of exactly that step
+        assert len(state["history"]["series"]["train_loss"]["x"]) == state["step"]
+
+
+def test_module_versions_of_the_state_dict_are_kept(tmp_path, session):
+    state = torch.load(session.save(tmp_path / "run.pt"), weights_only=True)
+    assert state["model"]._metadata == session.model.state_dict()._metadata

@@ -84,7 +84,13 @@ def _plain(value: Any, where: str, lenient: bool = False) -> Any:
             if lenient:
                 return {str(k): v for k, v in items}
             raise TypeError(f"cannot save {where}: its keys must be strings or integers")
-        return OrderedDict(items) if isinstance(value, OrderedDict) else dict(items)
+        if not isinstance(value, OrderedDict):
+            return dict(items)
+        result: OrderedDict = OrderedDict(items)
+        metadata = getattr(value, "_metadata", None)  # module versions of a state_dict
+        if isinstance(metadata, Mapping):
+            result._metadata = _plain(metadata, f"{where} metadata", lenient=True)  # type: ignore[attr-defined]
+        return result
     if isinstance(value, list):
         return [_plain(v, f"{where}[{i}]", lenient) for i, v in enumerate(value)]
     if isinstance(value, tuple):

@@ -139,6 +139,10 @@ def unreadable_error(path: Path, exc: BaseException) -> CheckpointReadError:
             f"{path} is empty (0 bytes): the save or copy that wrote it did not finish. Use an "
             "earlier checkpoint, or copy the file again.", path)
     head = _head(path)
+    if b"PK\x03\x04".startswith(head) or LEGACY_TORCH_MAGIC.startswith(head):
+        return TruncatedCheckpointError(
+            f"{path} is cut short or damaged (only {size} bytes): a save, copy or download of "
+            "it was interrupted. Use an earlier checkpoint, or copy the file again.", path)
     if head.startswith(b"PK\x03\x04"):
         members = _zip_members(path)
         if members is None:

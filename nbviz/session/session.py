@@ -9,6 +9,7 @@ import os
 import threading
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -348,8 +349,11 @@ class TrainingSession(SessionBase):
 
     # ---- checkpoints -----------------------------------------------------------------------
     def _capture_state(self) -> dict[str, Any]:
+        model_state = self.model.state_dict()
+        weights = OrderedDict((k, v.detach().clone()) for k, v in model_state.items())
+        weights._metadata = copy.deepcopy(getattr(model_state, "_metadata", {}))  # type: ignore[attr-defined]
         return {
-            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "model": weights,
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "step": self.step_count,
             "epoch": self.epoch,
