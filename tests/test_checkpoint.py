@@ -315,3 +315,22 @@ def test_saving_while_training_runs_writes_the_state_of_one_batch_boundary(tmp_p
 def test_module_versions_of_the_state_dict_are_kept(tmp_path, session):
     state = torch.load(session.save(tmp_path / "run.pt"), weights_only=True)
     assert state["model"]._metadata == session.model.state_dict()._metadata
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_a_checkpoint_saved_on_cuda_restores_on_the_cpu_and_back(tmp_path):
+    torch.manual_seed(0)
+    gpu = nbviz.TrainingSession(SmallCNN(width=4).cuda(), make_loader(), epochs=1)
+    gpu.step(2)
+    wait_until(lambda: gpu.state == "paused")
+    gpu.stop()
+    path = gpu.save(tmp_path / "gpu.pt")
+    cpu = nbviz.TrainingSession.load(path, SmallCNN(width=4), make_loader())
+    assert all(v.device.type == "cpu" for v in cpu.model.state_dict().values())
+    assert_same(weights(cpu.model), {k: v.cpu() for k, v in weights(gpu.model).items()})
+    cpu.step(1)  # the optimizer state came along, on the CPU
+    wait_until(lambda: cpu.state == "paused")
+    cpu.stop()
+    back = nbviz.TrainingSession.load(cpu.save(tmp_path / "cpu.pt"), SmallCNN(width=4).cuda(),
+                                      make_loader())
+    assert back.step_count == 3 and next(back.model.parameters()).is_cuda

@@ -324,16 +324,21 @@ def test_a_full_disk_at_several_fill_levels(tmp_path, session):
         assert_usable(session, tmp_path)
 
 
-def test_periodic_saves_on_a_full_disk_are_recorded_and_training_finishes(tmp_path):
-    with tmpfs(tmp_path / "disk", "64k") as disk:
-        s = make_session(epochs=1, save_every=4, save_to=disk)
+def test_periodic_saves_on_a_disk_that_fills_up_keep_the_earlier_ones(tmp_path):
+    with tmpfs(tmp_path / "disk", "1m") as disk:
+        s = make_session(epochs=2, save_every=4, save_to=disk, keep_last=None)
         s.start()
         s.wait(timeout=60)
-        assert s.state == "finished" and s.step_count == 16
+        assert s.state == "finished" and s.step_count == 32  # training never stopped
         errors = s.history.events_of("checkpoint_error")
-        assert len(errors) == 4 and all("ENOSPC" in e.description for e in errors)
+        saved = sorted(disk.iterdir())
+        assert errors and saved and len(errors) + len(saved) == 8  # every 4 of 32 steps
+        assert all("no space left on the device (ENOSPC)" in e.description for e in errors)
         assert "training goes on" in errors[0].description
-        assert temps(disk) == [] and list(disk.iterdir()) == []
+        assert temps(disk) == []
+        for path in saved:  # the saves that worked are intact
+            assert checkpoint.read(path)["step"] == int(path.stem.split("-")[1])
+        assert s.autosave.latest == saved[-1]
 
 
 FILE_SIZE_LIMIT = """
