@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import datetime
 import math
 import os
 import threading
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,6 +19,7 @@ from torch import nn
 
 from ..probes import locate_forward_failure, model_device
 from . import checkpoint
+from .autosave import AutoSave
 from .base import SessionBase
 from .batches import BatchFormat, to_device
 from .control import StopTraining
@@ -59,6 +63,13 @@ class TrainingSession(SessionBase):
         device: where batches go; defaults to the model's device.
         input_key, target_key: the keys of dict batches.
         history_capacity: points kept per series (older points are merged).
+        save_every: save a checkpoint every this many steps (an int) or this often (a
+            ``datetime.timedelta``), at a batch boundary in the training thread, into
+            ``save_to`` as ``step-00000500.pt``. A failed periodic save is recorded as a
+            ``checkpoint_error`` event (and in ``session.autosave.last_error``); training goes on.
+        save_to: the folder for periodic checkpoints (required with ``save_every``).
+        keep_last: how many periodic checkpoints to keep (None keeps all); older ones this
+            session wrote are deleted once a newer one is safely on disk.
 
     Raises:
         TypeError, ValueError: for a model, loader, loss or optimizer of the wrong kind.
@@ -74,7 +85,9 @@ class TrainingSession(SessionBase):
                  loss_fn: LossFn | None = None, optimizer: torch.optim.Optimizer | None = None, *,
                  epochs: int = 5, lr: float = 0.01, device: str | torch.device | None = None,
                  input_key: str = "input", target_key: str = "target",
-                 history_capacity: int = 2048) -> None:
+                 history_capacity: int = 2048,
+                 save_every: int | datetime.timedelta | None = None,
+                 save_to: str | os.PathLike | None = None, keep_last: int | None = 3) -> None:
         _check_loader("train_loader", train_loader, required=True)
         _check_loader("val_loader", val_loader, required=False)
         if loss_fn is not None and not callable(loss_fn):
@@ -99,6 +112,13 @@ class TrainingSession(SessionBase):
         self._loop_alive = False
         self._end_state = "idle"
         self._initial = self._capture_state()
+        self.autosave: AutoSave | None = None
+        if save_every is not None:
+            if save_to is None:
+                raise ValueError("save_every= needs save_to= a folder for the checkpoint files, "
+                                 "e.g. save_to='checkpoints/run1'")
+            self.autosave = AutoSave(save_every, save_to, keep_last)
+            self.add_callback(self.autosave)
 
     # ---- state ----------------------------------------------------------------------------
     @staticmethod
@@ -351,8 +371,11 @@ class TrainingSession(SessionBase):
 
     # ---- checkpoints -----------------------------------------------------------------------
     def _capture_state(self) -> dict[str, Any]:
+        model_state = self.model.state_dict()
+        weights = OrderedDict((k, v.detach().clone()) for k, v in model_state.items())
+        weights._metadata = copy.deepcopy(getattr(model_state, "_metadata", {}))  # type: ignore[attr-defined]
         return {
-            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "model": weights,
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "step": self.step_count,
             "epoch": self.epoch,
@@ -364,42 +387,104 @@ class TrainingSession(SessionBase):
         self.step_count = state["step"]
         self.epoch = state["epoch"]
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write model, optimizer, history and counters to ``path`` atomically.
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {**self._capture_state(), "epochs": self.epochs, "history": self.history.state_dict(),
+                "model_class": type(self.model).__name__,
+                "optimizer_class": type(self.optimizer).__name__}
 
-        Safe while training runs: the state is copied at a batch boundary.
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write model, optimizer, history and counters to ``path`` atomically; returns the path.
+
+        Safe while training runs: the state is copied at a batch boundary. The file holds
+        only tensors and plain values, so loading it runs no code.
+
+        Raises:
+            CheckpointWriteError: (an OSError) naming the path, the cause (no space left,
+                permission denied, read-only file system, a directory, ...) and what to do;
+                the previous file at ``path`` and the session are left as they were.
         """
-        state = self.run_at_batch_boundary(lambda: {
-            **self._capture_state(), "epochs": self.epochs, "history": self.history.state_dict()
-        }).result()
-        checkpoint.write_atomic(state, path)
-        self.history.add_event(self.step_count, "checkpoint", f"saved to {path}", self.wall_time())
+        state = self.run_at_batch_boundary(self._checkpoint_state).result()
+        written = checkpoint.write_atomic(state, path)
+        self.history.add_event(self.step_count, "checkpoint", f"saved to {written}", self.wall_time())
+        return written
 
-    def restore(self, path: str | os.PathLike) -> None:
+    def restore(self, path: str | os.PathLike, *, trusted: bool = False) -> None:
         """Load a checkpoint written by :meth:`save` into this session (training stopped).
+
+        Nothing changes unless the whole checkpoint fits: model, optimizer and history.
+
+        Args:
+            trusted: also read files that need unpickling (nbviz format 1, files holding
+                Python objects). **Unpickling runs any code in the file: only for files
+                you wrote yourself.**
 
         Raises:
             RuntimeError: while training runs (stop it first).
-            FileNotFoundError, ValueError: the file is missing or not a checkpoint.
+            FileNotFoundError: no file at ``path``.
+            CheckpointReadError: (a ValueError) the file runs code when unpickled, is cut
+                short, of another format version, not a checkpoint, or of another
+                architecture or optimizer; the message says which and what to do.
         """
         if self._loop_alive:
             raise RuntimeError("stop training before restoring a checkpoint: session.stop()")
-        state = checkpoint.read(path, map_location=self.device)
+        state = checkpoint.read(path, map_location=self.device, trusted=trusted)
+        checkpoint.check_fits(path, state, self.model, self.optimizer)
         with self._model_lock:
             before = self._capture_state()
             try:
                 self._restore_state(state)
-            except (RuntimeError, KeyError, ValueError) as exc:
+            except (RuntimeError, KeyError, ValueError, TypeError) as exc:
                 self._restore_state(before)  # a checkpoint that does not fit changes nothing
-                raise ValueError(f"{path} does not fit this model and optimizer: {exc}") from exc
-        self.epochs = max(self.epochs, state.get("epochs", self.epochs))
-        self.history.load_state_dict(state["history"])
-        self._end_state = "idle"
+                raise checkpoint.CheckpointMismatchError(
+                    f"{path} does not fit this model and optimizer: {exc}", path) from exc
+            epochs = state.get("epochs")
+            if isinstance(epochs, int) and not isinstance(epochs, bool):
+                self.epochs = max(self.epochs or 1, epochs)
+            self.history.load_state_dict(state["history"])
+            self.error = self.error_traceback = None
+            self.status_message = f"restored {path} at step {self.step_count}"
+            self.history.add_event(self.step_count, "checkpoint", f"restored from {path}",
+                                   self.wall_time())
+            self._end_state = "idle"
+
+    def load_weights(self, path: str | os.PathLike, *, trusted: bool = False) -> None:
+        """Load only model weights (training stopped): from an nbviz checkpoint, a plain
+        ``state_dict`` file, or another tool's checkpoint holding one (``model_state_dict``).
+
+        The optimizer keeps its hyperparameters; its per-parameter state (momentum, Adam
+        moments) is cleared, since it belonged to other weights. Step count and history go on.
+
+        Args:
+            trusted: as in :meth:`restore` (**unpickling runs code from the file**).
+
+        Raises:
+            RuntimeError: while training runs. CheckpointReadError: as in :meth:`restore`.
+        """
+        if self._loop_alive:
+            raise RuntimeError("stop training before loading weights: session.stop()")
+        weights = checkpoint.read_weights(path, map_location=self.device, trusted=trusted)
+        mismatch = checkpoint.weights_mismatch(weights, self.model)
+        if mismatch:
+            raise checkpoint.CheckpointMismatchError(
+                f"{path} holds weights of another architecture than this "
+                f"{type(self.model).__name__}: {mismatch}. Build the model those weights came "
+                "from (same class and arguments), then load again.", path)
+        with self._model_lock:
+            self.model.load_state_dict(weights)
+            if self.optimizer is not None:
+                self.optimizer.state.clear()
+            self.history.add_event(self.step_count, "checkpoint", f"weights loaded from {path}",
+                                   self.wall_time())
+            self.status_message = f"weights loaded from {path}"
 
     @classmethod
     def load(cls, path: str | os.PathLike, model: nn.Module, train_loader: Iterable,
-             val_loader: Iterable | None = None, **kwargs: Any) -> TrainingSession:
-        """A new session continuing the run saved at ``path`` (same model architecture)."""
+             val_loader: Iterable | None = None, *, trusted: bool = False,
+             **kwargs: Any) -> TrainingSession:
+        """A new session continuing the run saved at ``path`` (same model architecture).
+
+        ``trusted`` as in :meth:`restore`; other keyword arguments go to the constructor.
+        """
         session = cls(model, train_loader, val_loader, **kwargs)
-        session.restore(path)
+        session.restore(path, trusted=trusted)
         return session
