@@ -390,17 +390,20 @@ class BarChart(widgets.VBox):
         super().__init__([self.figure], layout=widgets.Layout(width=width, min_width="320px"))
         self.add_class("nbviz-chart")
 
-    def set_bars(self, names: Sequence[str], values: np.ndarray, flagged: Sequence[bool] | None = None) -> None:
-        """Show one bar per name (pump thread); ``flagged`` bars take the second colour."""
+    def set_bars(self, names: Sequence[str], values: np.ndarray, flagged: Sequence[bool] | None = None,
+                 also: np.ndarray | None = None) -> None:
+        """Show one bar per name (pump thread); ``flagged`` bars take the second colour;
+        ``also``: other values drawn on this chart that the y domain must hold."""
         values = np.asarray(values, dtype=np.float64).ravel()
         if not len(names):
             return
+        both = [values] if also is None else [values, np.asarray(also, dtype=np.float64)]
         if self.y_range is not None:
             lo, hi = self.y_range
         elif self.y_log:
-            lo, hi = log_domain(values)
+            lo, hi = log_domain(both)
         else:
-            lo, hi = linear_domain(values)
+            lo, hi = linear_domain(both)
         shown = np.clip(np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo), lo, hi).astype(np.float32)
         labels = short_labels(list(names))
         self.names, self.values = list(names), shown

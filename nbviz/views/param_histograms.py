@@ -113,12 +113,13 @@ class HistogramHistory(widgets.VBox):
         snapshots = [s for s in self.stats.snapshots() if self.param.value in s.params]
         if not snapshots:
             return
-        hists = [self._hist(s) for s in snapshots]
-        pairs = [(s, h) for s, h in zip(snapshots, hists, strict=True) if h is not None]
+        found = [self._hist(s) for s in snapshots]
+        pairs = [(s, h) for s, h in zip(snapshots, found, strict=True) if h is not None]
         if not pairs:
             self.step_label.value = f"{self.param.value} has no gradient recorded"
             return
-        snaps, hists = [p[0] for p in pairs], [p[1] for p in pairs]
+        snaps = [p[0] for p in pairs]
+        hists: list[Histogram] = [p[1] for p in pairs if p[1] is not None]
         last = len(snaps) - 1
         index = last if self._follow else min(self.slider.value, last)
         selected = hists[index]
