@@ -55,7 +55,7 @@ def test_deep_sigmoid_stack_is_flagged_as_vanishing() -> None:
     assert all(f.kind == "vanishing" for f in flags)
     assert "vanishing" in view.flags.value and "0.weight" in view.flags.value
     assert "ReLU" in view.flags.value  # what to try
-    assert list(view.bars.x)[0] == "0.weight" and view.bars.color[0] == 1.0
+    assert view.rms_chart.names[0] == "0.weight" and list(view.bars.x)[0] == "0" and view.bars.color[0] == 1.0
     view.close()
 
 

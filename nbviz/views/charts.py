@@ -177,7 +177,8 @@ def legend_html(entries: Sequence[tuple[str, str, str]]) -> str:
         f'<span style="margin-right:12px;white-space:nowrap"><span style="color:{colour}">'
         f'{symbols.get(shape, "━")}</span> {html.escape(label)}</span>'
         for colour, label, shape in entries)
-    return f'<div class="nbviz-legend" style="font-size:12px;line-height:1.4">{items}</div>'
+    return (f'<div class="nbviz-legend" style="font-size:12px;line-height:1.4;display:flex;'
+            f'flex-wrap:wrap">{items}</div>')
 
 
 @dataclass
@@ -340,7 +341,10 @@ class LineChart(widgets.VBox):
 
 def short_labels(names: Sequence[str], width: int = 18) -> list[str]:
     """Names cut from the left to ``width`` characters ("…layer4.1.conv2"), kept distinct:
-    the end of a dotted name is what tells neighbouring layers apart."""
+    the end of a dotted name is what tells neighbouring layers apart. A ".weight" every name
+    ends with is dropped."""
+    if names and all(name.endswith(".weight") for name in names):
+        names = [name[: -len(".weight")] for name in names]
     labels = []
     for name in names:
         labels.append(name if len(name) <= width else "…" + name[-(width - 1):])

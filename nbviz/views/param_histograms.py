@@ -59,12 +59,14 @@ class HistogramHistory(widgets.VBox):
                                    scales={"row": y, "column": x, "color": colour},
                                    row_align="start", column_align="start", stroke="transparent",
                                    visible=False)
-        self.cursor = bq.Lines(x=np.zeros(2, np.float32), y=np.array([0, 1], np.float32),
-                               scales={"x": x, "y": y}, colors=["#ff5252"], stroke_width=2)
+        # the selected snapshot: a marker on the top edge (a vertical line spans no width)
+        self.cursor = bq.Scatter(x=np.zeros(1, np.float32), y=np.ones(1, np.float32),
+                                 scales={"x": x, "y": y}, colors=["#ff1744"], marker="triangle-down",
+                                 default_size=90, stroke="white")
         self.heat_x_axis = bq.Axis(scale=x, label="step", num_ticks=5, tick_format="~s")
         self.heat_y_axis = bq.Axis(scale=y, side="left", label="value", tick_format=".2g",
                                    tick_values=linear_ticks(0.0, 1.0))
-        over_time = figure("over time (colour: sqrt of share of values)", [self.heat, self.cursor],
+        over_time = figure("over time (colour: share of values; ▼ selected)", [self.heat, self.cursor],
                            [self.heat_x_axis, self.heat_y_axis], height="300px", margin={**MARGIN, "left": 62})
         bx, by = scale(), scale()
         self.bars_x, self.bars_y = bx, by
@@ -136,8 +138,8 @@ class HistogramHistory(widgets.VBox):
             set_ticks(self.bars_x_axis, linear_ticks(v_lo, v_hi, 4))
             set_domain(self.bars_y, 0.0, s_hi)
             set_ticks(self.bars_y_axis, linear_ticks(0.0, s_hi, 4))
-            self.cursor.x = np.array([step, step], np.float32)
-            self.cursor.y = np.array([v_lo, v_hi], np.float32)
+            self.cursor.x = np.array([step], np.float32)
+            self.cursor.y = np.array([v_hi], np.float32)
             self.bars.x = centres
             self.bars.y = shares
             self._newest = last
