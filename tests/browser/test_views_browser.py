@@ -84,6 +84,7 @@ def _check_tab(page, dashboard, title: str, selector: str, must_draw: tuple[str,
     return view, figures
 
 
+@pytest.mark.parametrize("page", [{"width": 1400, "height": 2000}], indirect=True)  # whole views in a shot
 def test_inside_views_draw_on_a_real_run_and_a_graph_click_selects_the_layer(page, lab):
     _run(page, lab, "views_inside.ipynb", INSIDE)
     dashboard = find_in_notebook(page, ".nbviz-dashboard")
@@ -112,7 +113,8 @@ def test_inside_views_draw_on_a_real_run_and_a_graph_click_selects_the_layer(pag
     _check_tab(page, dashboard, "Activations", ".nbviz-activations",
                ("std (bars)", "fraction of zeros"), "activations")
     labels = dashboard.locator(".nbviz-activations .bqplot.figure").first.locator(".axis .tick text")
-    texts = [t for t in labels.all_inner_texts() if t and not re.fullmatch(r"[−-]?[0-9.%e]+", t)]
+    texts = [t for t in labels.evaluate_all("els => els.map(e => e.textContent)")
+             if t and not re.fullmatch(r"[−-]?[0-9.%e]+", t)]
     assert len(texts) >= 5 and len(set(texts)) == len(texts), texts
 
     view, _ = _check_tab(page, dashboard, "Structure", ".nbviz-structure", ("",), "structure")
