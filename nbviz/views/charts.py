@@ -417,6 +417,7 @@ class BarChart(widgets.VBox):
             margin = {**MARGIN, "bottom": bottom_margin(labels)}
             if self.figure.fig_margin != margin:
                 self.figure.fig_margin = margin
+                self.x_axis.label_offset = f"{margin['bottom'] - 12}px"  # under the rotated labels
             set_domain(self.y_scale, lo, hi)
             set_ticks(self.y_axis, np.array(log_ticks(lo, hi)) if self.y_log else linear_ticks(lo, hi))
             self.x_axis.visible = self.y_axis.visible = True

@@ -104,6 +104,8 @@ def test_inside_views_draw_on_a_real_run_and_a_graph_click_selects_the_layer(pag
     assert any(line["span"] > 50 for m in ratio["marks"] for line in m["lines"]), ratio
     assert view.locator(".nbviz-grad-flags, .nbviz-message").count() >= 1
 
+    dashboard.locator(".lm-TabBar-tab", has_text="Weights").first.click()
+    wait_for(lambda: "kept" in dashboard.locator(".nbviz-weights").inner_text(), 60, "weight snapshots shown")
     view, figures = _check_tab(page, dashboard, "Weights", ".nbviz-weights",
                                ("over time", "at the selected snapshot"), "weights")
     snapshot = next(f for f in figures if f["title"] == "at the selected snapshot")
