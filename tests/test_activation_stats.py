@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -92,3 +93,29 @@ def test_live_view_on_a_session_and_errors() -> None:
     lonely.close()
     with pytest.raises(ValueError, match="budget"):
         ActivationStats(session, budget=2)
+
+
+def test_mobilenet_view_labels_are_distinct_and_short_and_the_axis_holds_the_means() -> None:
+    import torchvision
+
+    from nbviz.views.charts import short_labels
+
+    model = torchvision.models.mobilenet_v3_small(weights=None, num_classes=4)
+    data = TensorDataset(torch.randn(8, 3, 64, 64), torch.randint(0, 4, (8,)))
+    session = nbviz.TrainingSession(model, DataLoader(data, batch_size=4), epochs=1)
+    view = ActivationStats(session, probe_size=4, period=0.0)
+    view.active = False
+    view.refresh()
+    try:
+        labels = list(view.std_bars.x)
+        assert len(labels) == len(view.report.layers) > 50
+        assert len(set(labels)) == len(labels)  # not "features.0…" over and over
+        assert max(map(len, labels)) <= 21
+        assert labels == short_labels([layer.name for layer in view.report.layers])
+        assert view.std_chart.figure.fig_margin["bottom"] >= 60  # room for the rotated labels
+        means = np.array([layer.mean for layer in view.report.layers])
+        assert view.std_chart.y_scale.min <= min(0.0, means.min())
+        assert view.std_chart.y_scale.max >= np.array([layer.std for layer in view.report.layers]).max()
+        assert np.isfinite(np.asarray(view.std_bars.y)).all()
+    finally:
+        view.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from helpers import manual_step
@@ -55,7 +56,7 @@ def test_deep_sigmoid_stack_is_flagged_as_vanishing() -> None:
     assert all(f.kind == "vanishing" for f in flags)
     assert "vanishing" in view.flags.value and "0.weight" in view.flags.value
     assert "ReLU" in view.flags.value  # what to try
-    assert list(view.bars.x)[0] == "0.weight" and view.bars.color[0] == 1.0
+    assert view.rms_chart.names[0] == "0.weight" and list(view.bars.x)[0] == "0" and view.bars.color[0] == 1.0
     view.close()
 
 
@@ -130,3 +131,44 @@ def test_bad_window_is_refused() -> None:
     viz = nbviz.watch(nn.Linear(2, 2), torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=0.1))
     with pytest.raises(ValueError, match="window"):
         GradientFlow(viz, window=0)
+
+
+def test_bars_stand_on_the_log_axis_and_advice_is_given_once() -> None:
+    torch.manual_seed(0)
+    viz, opt, view = train_watched(deep_sigmoid())
+    bars = view.bars
+    lo, hi = view.rms_chart.y_scale.min, view.rms_chart.y_scale.max
+    heights = np.asarray(bars.y)
+    assert 0 < lo < hi and bars.base == lo  # a log axis has no 0 to stand on: NaN heights before
+    assert np.isfinite(heights).all() and (heights >= lo).all() and (heights <= hi).all()
+    assert view.flags.value.count("What to try") == 1  # one paragraph for all vanishing layers
+    assert view.flags.value.count("<li>") >= 2
+    ratio = view.ratio_chart
+    assert ratio.x_scale.max > ratio.x_scale.min and np.isfinite(np.asarray(view.ratio_lines.y)).all()
+    view.close()
+
+
+def test_resnet18_gradient_view_draws_finite_bars_and_lines() -> None:
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(weights=None, num_classes=4)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    viz = nbviz.watch(model, opt)
+    view = GradientFlow(viz)
+    view.stats.every = 1
+    x, y = torch.randn(2, 3, 64, 64), torch.tensor([0, 1])
+    for _ in range(2):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        viz.log(loss=0.0)
+    view.refresh()
+    try:
+        assert len(view.bars.x) == 21 and len(set(view.bars.x)) == 21  # conv/linear weights
+        assert np.isfinite(np.asarray(view.bars.y)).all()
+        lines = np.asarray(view.norm_lines.y)
+        assert lines.shape == (21, 2) and np.isfinite(lines).all()
+        assert view.norm_chart.x_scale.max > view.norm_chart.x_scale.min
+    finally:
+        view.close()

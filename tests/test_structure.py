@@ -97,10 +97,14 @@ def test_table_and_graph_select_the_layer_for_the_feature_maps():
         assert context_for(session).selection.layer == "features.2.0"
         assert maps.layer == "features.2.0"
         node = structure.graph.nodes_of("features.1")[0]
-        structure._on_graph_click(structure.graph_mark, {"index": node})
+        mark = structure.graph_mark
+        # what bqplot's front end sends for a click on a node: the node's d3 datum under "data"
+        datum = {**mark.node_data[node], "index": node, "x": 85.0, "y": 120.5, "vx": 0, "vy": 0}
+        mark._handle_custom_msgs(mark, {"event": "element_click", "data": datum}, [])
         assert maps.layer == "features.1"
-        structure._on_graph_click(structure.graph_mark, {"index": 999})
-        structure._on_graph_click(structure.graph_mark, {"index": "1"})
+        for bad in ({"index": 999}, {"index": "1"}, {"index": True}, None, "x"):
+            mark._handle_custom_msgs(mark, {"event": "element_click", "data": bad}, [])
+        mark._handle_custom_msgs(mark, {"event": "element_click", "index": 0}, [])  # not bqplot's shape
         assert maps.layer == "features.1"
         structure.refresh()
         assert structure.table.value == "features.1"
@@ -155,3 +159,28 @@ def test_close_detaches_from_the_selection():
 def test_torchvision_models_trace(builder):
     graph = module_graph(builder(weights=None))
     assert graph.traced and len(graph.nodes) > 30
+
+
+def test_mobilenet_graph_wraps_into_readable_columns_with_a_legend():
+    import torchvision
+
+    from nbviz.views.structure import ROWS
+
+    model = torchvision.models.mobilenet_v3_small(weights=None, num_classes=4)
+    session = make_session(model, (3, 64, 64))
+    structure = ModelStructure(session)
+    try:
+        mark = structure.graph_mark
+        assert len(mark.node_data) > 100
+        rows = {float(y) for y in mark.y}
+        assert len(rows) <= ROWS  # not one 160-row column
+        assert len({float(x) for x in mark.x}) >= 3
+        labels = [d["label"] for d in mark.node_data]
+        assert len(set(labels)) == len(labels) and max(map(len, labels)) <= 25
+        assert "convolution" in structure.graph_legend.value and "activation" in structure.graph_legend.value
+        assert all(c.startswith("#") and int(c[1:3], 16) > 0x70 for c in mark.colors)  # light boxes
+        node = structure.graph.nodes_of("features.3")[0]
+        mark._handle_custom_msgs(mark, {"event": "element_click", "data": {"index": node}}, [])
+        assert context_for(session).selection.layer.startswith("features.3")
+    finally:
+        structure.close()

@@ -154,3 +154,84 @@ def test_model_without_conv_says_so() -> None:
     settle(view, viz)
     assert "no Conv2d" in view.message.value and view.layer.value == "0"
     view.close()
+
+
+def test_snapshot_histogram_axis_runs_forward_over_the_values(mnist) -> None:
+    model, viz, opt, view = mnist
+    train(viz, opt, model, torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)), 3)
+    settle(view, viz)
+    hist = view.histograms
+    centres = np.asarray(hist.bars.x)
+    lo, hi = hist.bars_x.min, hist.bars_x.max
+    assert lo < hi  # left to right, not +100 ... -100
+    assert lo <= centres.min() and centres.max() <= hi
+    data_span = centres.max() - centres.min()
+    assert hi - lo < 2 * data_span + 1e-6  # about as wide as the data, not 100x wider
+    assert hist.bars_y.min == 0 and hist.bars_y.max >= np.asarray(hist.bars.y).max()
+
+
+def test_slider_follows_the_newest_snapshot_after_a_layer_change() -> None:
+    class TwoHeads(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 3), nn.Linear(4, 3)
+            self.use_b = False
+
+        def forward(self, x):
+            return self.a(x) + (self.b(x) if self.use_b else 0)
+
+    model = TwoHeads()
+    viz, opt = watched(model)
+    view = Weights(viz)
+    view.active = False
+    view.stats.every = 1
+    hist = view.histograms
+    x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    train(viz, opt, model, x, y, 3)
+    model.use_b = True  # b gets gradients from now on: fewer gradient snapshots than a
+    train(viz, opt, model, x, y, 3)
+    hist.kind.value = "gradients"
+    settle(view, viz)
+    assert hist.param.value == "a.weight" and hist.slider.value == hist.slider.max == 5
+    view.layer.value = "b"  # its fewer snapshots lower the slider's max: value clamped first
+    settle(view, viz)
+    assert hist.param.value == "b.weight" and hist.slider.value == hist.slider.max
+    train(viz, opt, model, x, y, 2)
+    settle(view, viz)
+    assert hist.slider.value == hist.slider.max  # still the newest
+    assert hist.step_label.value.startswith(f"step {viz.step_count} ")
+    view.close()
+
+
+def test_heat_map_stays_bounded_on_a_long_run(mnist) -> None:
+    from nbviz.views import param_histograms
+
+    model, viz, opt, view = mnist
+    x, y = torch.randn(4, 1, 28, 28), torch.randint(0, 10, (4,))
+    train(viz, opt, model, x, y, 150)
+    settle(view, viz)
+    heat = view.histograms.heat
+    assert len(heat.column) <= param_histograms.MAX_COLUMNS
+    assert np.asarray(heat.color).size <= param_histograms.MAX_COLUMNS * param_histograms.GRID_BINS
+    sent = heat.color
+    train(viz, opt, model, x, y, 5)
+    settle(view, viz)
+    assert heat.color is sent  # new snapshots redraw the heat map at most every few seconds
+    assert view.histograms.slider.value == view.histograms.slider.max
+
+
+def test_resnet18_weights_view_draws_finite_histograms() -> None:
+    import torchvision
+
+    model = torchvision.models.resnet18(weights=None, num_classes=4)
+    viz, opt = watched(model)
+    view = Weights(viz)
+    view.active = False
+    view.stats.every = 1
+    train(viz, opt, model, torch.randn(2, 3, 64, 64), torch.tensor([0, 1]), 2)
+    view.layer.value = "layer4.1.conv2"
+    settle(view, viz)
+    hist = view.histograms
+    assert hist.param.value == "layer4.1.conv2.weight"
+    assert np.isfinite(np.asarray(hist.bars.y)).all() and hist.bars_x.min < hist.bars_x.max
+    view.close()

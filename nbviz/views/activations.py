@@ -18,16 +18,7 @@ import numpy as np
 from ..probes.act_stats import ActivationReport, request_activation_stats
 from ..session.base import SessionBase
 from .base import LiveView, message_html
-
-
-def _bar_figure(title: str, y_label: str, bars: bq.Bars, x: bq.Scale, y: bq.Scale, fmt: str) -> bq.Figure:
-    return bq.Figure(
-        marks=[bars], title=title, animation_duration=0,
-        axes=[bq.Axis(scale=x, label="layer (forward order)", tick_rotate=-40,
-                      tick_style={"font-size": "9px"}),
-              bq.Axis(scale=y, side="left", label=y_label, tick_format=fmt)],
-        fig_margin={"top": 40, "bottom": 90, "left": 60, "right": 10},
-        layout=widgets.Layout(width="50%", min_width="320px", height="320px"))
+from .charts import BarChart, short_labels
 
 
 def table_html(report: ActivationReport) -> str:
@@ -71,22 +62,18 @@ class ActivationStats(LiveView):
         self.message = widgets.HTML(message_html("Computing activation statistics...", "info"))
         self.flags = widgets.HTML()
         self.table = widgets.HTML()
-        sx, sy, zx, zy = bq.OrdinalScale(), bq.LinearScale(min=0.0), bq.OrdinalScale(), \
-            bq.LinearScale(min=0.0, max=1.0)
-        tip = bq.Tooltip(fields=["x", "y"], formats=["", ".3g"])
-        self.std_bars = bq.Bars(x=np.array(["-"]), y=np.zeros(1, np.float32), scales={"x": sx, "y": sy},
-                                colors=["#1f77b4"], tooltip=tip)
+        self.std_chart = BarChart("std (bars) and mean (dots)", "value", x_label="layer (forward order)",
+                                  empty_text="computing…")
+        self.zero_chart = BarChart("fraction of zeros (red: dead ReLUs flagged)", "zeros",
+                                   x_label="layer (forward order)", y_range=(0.0, 1.0), y_format=".0%",
+                                   colours=("#757575", "#d32f2f"), empty_text="computing…")
+        self.std_bars, self.zero_bars = self.std_chart.bars, self.zero_chart.bars
         self.mean_dots = bq.Scatter(x=np.array(["-"]), y=np.zeros(1, np.float32),
-                                    scales={"x": sx, "y": sy}, colors=["#ff7f0e"], default_size=20,
-                                    labels=["mean"], display_legend=True)
-        self.zero_bars = bq.Bars(x=np.array(["-"]), y=np.zeros(1, np.float32), scales={"x": zx, "y": zy},
-                                 color=np.zeros(1, np.float32), tooltip=tip)
-        self.zero_bars.scales = {"x": zx, "y": zy,
-                                 "color": bq.ColorScale(colors=["#757575", "#d32f2f"], min=0.0, max=1.0)}
-        figures = [_bar_figure("std (bars) and mean (dots)", "value", self.std_bars, sx, sy, ".2g"),
-                   _bar_figure("fraction of zeros (red: dead ReLUs flagged)", "zeros",
-                               self.zero_bars, zx, zy, ".0%")]
-        figures[0].marks = [self.std_bars, self.mean_dots]
+                                    scales={"x": self.std_chart.x_scale, "y": self.std_chart.y_scale},
+                                    colors=["#ff7f0e"], default_size=24, visible=False,
+                                    tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".3g"]))
+        self.std_chart.figure.marks = [self.std_bars, self.mean_dots]
+        figures = [self.std_chart, self.zero_chart]
         self._future: Future | None = None
         self._started = 0.0
         self._next = 0.0
@@ -129,18 +116,18 @@ class ActivationStats(LiveView):
         if not report.layers:
             self.message.value = message_html("No layer produced a tensor output to measure.", "warning")
             return
-        names = np.array([layer.name for layer in report.layers])
+        names = [layer.name for layer in report.layers]
         flagged = report.flagged()
-        with self.std_bars.hold_sync(), self.mean_dots.hold_sync(), self.zero_bars.hold_sync():
-            with self.std_bars.hold_trait_notifications(), self.mean_dots.hold_trait_notifications(), \
-                    self.zero_bars.hold_trait_notifications():
-                self.std_bars.x = names
-                self.std_bars.y = np.array([layer.std for layer in report.layers], np.float32)
-                self.mean_dots.x = names
-                self.mean_dots.y = np.array([layer.mean for layer in report.layers], np.float32)
-                self.zero_bars.x = names
-                self.zero_bars.y = np.array([layer.zero_fraction for layer in report.layers], np.float32)
-                self.zero_bars.color = np.array([layer.flagged for layer in report.layers], np.float32)
+        std = np.array([layer.std for layer in report.layers], np.float64)
+        mean = np.array([layer.mean for layer in report.layers], np.float64)
+        self.std_chart.set_bars(names, std, also=mean)
+        lo, hi = float(self.std_chart.y_scale.min), float(self.std_chart.y_scale.max)
+        with self.mean_dots.hold_sync(), self.mean_dots.hold_trait_notifications():
+            self.mean_dots.x = np.array(short_labels(names))
+            self.mean_dots.y = np.clip(np.nan_to_num(mean, nan=lo), lo, hi).astype(np.float32)
+            self.mean_dots.visible = True
+        self.zero_chart.set_bars(names, np.array([layer.zero_fraction for layer in report.layers]),
+                                 [layer.flagged for layer in report.layers])
         if flagged:
             self.flags.value = "".join(message_html(layer.explanation(), "warning") for layer in flagged)
         else:

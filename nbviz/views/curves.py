@@ -10,62 +10,46 @@ import numpy as np
 
 from ..session.base import SessionBase
 from .base import LiveView
+from .charts import LineChart
 
 TRAIN, VAL, EVENT = "#1f77b4", "#ff7f0e", "#7b1fa2"
 MARKED_EVENTS = ("hyperparameter", "augmentation", "non_finite_loss", "error")
-
-
-def _figure(title: str, y_label: str, marks: list[bq.Mark], x: bq.Scale, y: bq.Scale) -> bq.Figure:
-    axes = [bq.Axis(scale=x, label="step", side="bottom", grid_lines="none", num_ticks=5),
-            bq.Axis(scale=y, label=y_label, side="left", grid_lines="dashed",
-                    tick_format=".2g", num_ticks=5)]
-    return bq.Figure(marks=marks, axes=axes, title=title, legend_location="top-right",
-                     fig_margin={"top": 40, "bottom": 40, "left": 55, "right": 10},
-                     layout=widgets.Layout(width="32%", min_width="240px", height="280px"),
-                     animation_duration=0)
-
-
-def _line(x: bq.Scale, y: bq.Scale, colour: str, label: str, markers: bool = False) -> bq.Lines:
-    return bq.Lines(x=np.zeros(0, np.float32), y=np.zeros(0, np.float32),
-                    scales={"x": x, "y": y}, colors=[colour], labels=[label], display_legend=True,
-                    marker="circle" if markers else None, marker_size=24, stroke_width=2)
+WAITING = "appears once training runs"
 
 
 class TrainingCurves(LiveView):
     """Train/validation loss and accuracy and the learning rate, updated as training runs.
 
     Changes of hyperparameters and augmentation are marked on the loss curve. Curves are
-    sent as float32 buffers of at most the history's capacity, and only when they changed.
+    sent as float32 buffers of at most the history's capacity, and only when they changed;
+    scale domains are set explicitly (:mod:`nbviz.views.charts`), so a first update of one
+    point or a constant learning rate draws correctly.
     """
 
     min_interval = 0.5
 
     def __init__(self, session: SessionBase) -> None:
-        step_scale = {name: bq.LinearScale() for name in ("loss", "acc", "lr")}
-        loss_y, acc_y, lr_y = bq.LinearScale(), bq.LinearScale(min=0.0, max=1.0), bq.LogScale()
+        self.loss = LineChart("loss", "loss", empty_text=WAITING)
+        steps = self.loss.x_scale  # one step scale: one message when the run outgrows it
+        self.accuracy = LineChart("accuracy", "accuracy", y_range=(0.0, 1.0), y_format=".0%",
+                                  empty_text=WAITING, x_scale=steps)
+        self.lr = LineChart("learning rate", "lr", y_log=True, empty_text=WAITING, x_scale=steps)
+        self.charts = {"train_loss": self.loss, "val_loss": self.loss, "train_accuracy": self.accuracy,
+                       "val_accuracy": self.accuracy, "lr": self.lr}
         self.lines: dict[str, bq.Lines] = {
-            "train_loss": _line(step_scale["loss"], loss_y, TRAIN, "train"),
-            "val_loss": _line(step_scale["loss"], loss_y, VAL, "validation", markers=True),
-            "train_accuracy": _line(step_scale["acc"], acc_y, TRAIN, "train", markers=True),
-            "val_accuracy": _line(step_scale["acc"], acc_y, VAL, "validation", markers=True),
-            "lr": _line(step_scale["lr"], lr_y, TRAIN, "learning rate"),
+            "train_loss": self.loss.add_line("train_loss", TRAIN, "train"),
+            "val_loss": self.loss.add_line("val_loss", VAL, "validation", markers=True),
+            "train_accuracy": self.accuracy.add_line("train_accuracy", TRAIN, "train", markers=True),
+            "val_accuracy": self.accuracy.add_line("val_accuracy", VAL, "validation", markers=True),
+            "lr": self.lr.add_line("lr", TRAIN, "learning rate"),
         }
-        self.events = bq.Scatter(x=np.zeros(0, np.float32), y=np.zeros(0, np.float32),
-                                 scales={"x": step_scale["loss"], "y": loss_y}, colors=[EVENT],
-                                 marker="triangle-down", default_size=80, labels=["changes"],
-                                 display_legend=True)
+        self.events = self.loss.add_points("events", EVENT, "changes")
         self.event_notes = widgets.HTML()
-        figures = [
-            _figure("loss", "loss", [self.lines["train_loss"], self.lines["val_loss"], self.events],
-                    step_scale["loss"], loss_y),
-            _figure("accuracy", "accuracy", [self.lines["train_accuracy"],
-                                             self.lines["val_accuracy"]], step_scale["acc"], acc_y),
-            _figure("learning rate", "lr", [self.lines["lr"]], step_scale["lr"], lr_y),
-        ]
         self._versions: dict[str, Any] = {}
-        super().__init__(session, children=[widgets.HBox(figures,
-                                                         layout=widgets.Layout(flex_flow="row wrap")),
-                                            self.event_notes])
+        super().__init__(session, children=[
+            widgets.HBox([self.loss, self.accuracy, self.lr],
+                         layout=widgets.Layout(flex_flow="row wrap", width="100%")),
+            self.event_notes])
         self.add_class("nbviz-curves")
 
     def refresh(self) -> None:
@@ -79,11 +63,10 @@ class TrainingCurves(LiveView):
                     self._versions[name] = version
                     updates[name] = series.arrays() if series is not None else (np.zeros(0), np.zeros(0))
             events = [e for e in history.events if e.kind in MARKED_EVENTS]
-        for name, (x, y) in updates.items():
-            line = self.lines[name]
-            with line.hold_sync():
-                line.x = x.astype(np.float32)
-                line.y = y.astype(np.float32)
+        for chart in (self.loss, self.accuracy, self.lr):
+            mine = {name: xy for name, xy in updates.items() if self.charts[name] is chart}
+            if mine:
+                chart.update(mine)
         if len(events) != self._versions.get("events"):
             self._versions["events"] = len(events)
             self._show_events(events)
@@ -95,8 +78,6 @@ class TrainingCurves(LiveView):
             heights = np.interp(steps, x_loss, y_loss).astype(np.float32)
         else:
             heights = np.zeros(len(steps), np.float32)
-        with self.events.hold_sync():
-            self.events.x = steps
-            self.events.y = heights
+        self.loss.set_series("events", steps, heights)
         recent = "; ".join(f"step {e.step}: {e.description}" for e in events[-3:])
         self.event_notes.value = f"<small>changes — {recent}</small>" if recent else ""

@@ -9,46 +9,35 @@ from __future__ import annotations
 
 import html
 
-import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
 from ..probes.grad_health import GradientFlag, diagnose
 from ..session.base import SessionBase
 from .base import LiveView, message_html
+from .charts import BarChart, LineChart, short_labels
 from .context import context_for
 
 HEALTHY_RATIO = 1e-3
-TINY, HUGE = 1e-12, 1e12
 FLAG_COLOURS = {"vanishing": "#1565c0", "exploding": "#b71c1c", "large_update": "#e65100",
                 "no_gradient": "#616161"}
-
-
-def _log_safe(values: np.ndarray) -> np.ndarray:
-    """Values a log scale can draw: NaN and <= 0 become TINY, inf becomes HUGE (float32)."""
-    out = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=TINY, posinf=HUGE, neginf=TINY)
-    return np.clip(out, TINY, HUGE).astype(np.float32)
-
-
-def _figure(title: str, y_label: str, marks: list, x: bq.Scale, y: bq.Scale, x_label: str = "step",
-            ordinal: bool = False) -> bq.Figure:
-    x_axis = bq.Axis(scale=x, label=x_label, num_ticks=None if ordinal else 5,
-                     tick_rotate=-35 if ordinal else 0, tick_style={"font-size": "9px"} if ordinal else {})
-    return bq.Figure(marks=marks, title=title, animation_duration=0,
-                     axes=[x_axis, bq.Axis(scale=y, side="left", label=y_label,
-                                           tick_format=".0e")],
-                     fig_margin={"top": 40, "bottom": 70 if ordinal else 40, "left": 65, "right": 10},
-                     layout=widgets.Layout(width="50%", min_width="320px", height="300px"))
+KIND_ORDER = ("exploding", "no_gradient", "large_update", "vanishing")
 
 
 def flags_html(flags: list[GradientFlag], window: int) -> str:
+    """The diagnosis: per kind of problem, the layers with their numbers, then what to try once."""
     if not flags:
         return message_html(f"No vanishing or exploding gradients in the last {window} snapshots.")
-    rows = "".join(
-        f'<li><b style="color:{FLAG_COLOURS[f.kind]}">{html.escape(f.kind.replace("_", " "))}</b> '
-        f"<code>{html.escape(f.name)}</code>: {html.escape(f.explanation)}<br>"
-        f"<i>What to try:</i> {html.escape(f.advice)}</li>" for f in flags)
-    return f'<div class="nbviz-grad-flags"><ul>{rows}</ul></div>'
+    parts = []
+    for kind in sorted({f.kind for f in flags}, key=KIND_ORDER.index):
+        same = [f for f in flags if f.kind == kind]
+        rows = "".join(f"<li><code>{html.escape(f.name)}</code>: {html.escape(f.explanation)}</li>"
+                       for f in same)
+        title = kind.replace("_", " ")
+        parts.append(f'<p><b style="color:{FLAG_COLOURS[kind]}">{html.escape(title)}</b> '
+                     f"({len(same)} {'layer' if len(same) == 1 else 'layers'})</p><ul>{rows}</ul>"
+                     f"<p><i>What to try:</i> {html.escape(same[0].advice)}</p>")
+    return f'<div class="nbviz-grad-flags">{"".join(parts)}</div>'
 
 
 class GradientFlow(LiveView):
@@ -74,29 +63,22 @@ class GradientFlow(LiveView):
         self.message = widgets.HTML(message_html(
             "Gradients appear once training runs (sampled a few times a second).", "info"))
         self.flags = widgets.HTML()
-        bx, by = bq.OrdinalScale(), bq.LogScale()
-        self.bars = bq.Bars(x=np.array(["-"]), y=np.ones(1, np.float32), scales={"x": bx, "y": by},
-                            color=np.zeros(1, np.float32), padding=0.15,
-                            tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".3g"]))
-        self.bars.scales = {"x": bx, "y": by, "color": bq.ColorScale(colors=["#1f77b4", "#d32f2f"],
-                                                                     min=0.0, max=1.0)}
-        nx, ny, rx, ry = bq.LinearScale(), bq.LogScale(), bq.LinearScale(), bq.LogScale()
-        self.norm_lines = bq.Lines(x=np.zeros(0, np.float32), y=np.zeros(0, np.float32),
-                                   scales={"x": nx, "y": ny}, stroke_width=1.5)
-        self.ratio_lines = bq.Lines(x=np.zeros(0, np.float32), y=np.zeros(0, np.float32),
-                                    scales={"x": rx, "y": ry}, stroke_width=1.5)
-        self.healthy = bq.Lines(x=np.zeros(2, np.float32), y=np.full(2, HEALTHY_RATIO, np.float32),
-                                scales={"x": rx, "y": ry}, colors=["#9e9e9e"], line_style="dashed",
-                                labels=["healthy ~1e-3"], display_legend=True)
-        figures = [
-            _figure("gradient RMS per layer (latest; red: flagged)", "RMS gradient", [self.bars], bx, by,
-                    x_label="layer (input → output)", ordinal=True),
-            _figure("gradient norm over time", "‖grad‖", [self.norm_lines], nx, ny),
-            _figure("update / weight per step", "‖Δw‖ / ‖w‖", [self.ratio_lines, self.healthy], rx, ry),
-        ]
+        waiting = "appears once training runs"
+        self.rms_chart = BarChart("gradient RMS per layer (latest; red: flagged)", "RMS gradient",
+                                  x_label="layer (input → output)", y_log=True, empty_text=waiting)
+        self.bars = self.rms_chart.bars
+        self.norm_chart = LineChart("gradient norm over time", "‖grad‖", y_log=True,
+                                    empty_text=waiting, width="50%", height="300px")
+        self.ratio_chart = LineChart("update / weight per step", "‖Δw‖ / ‖w‖", y_log=True,
+                                     empty_text=waiting, width="50%", height="300px")
+        self.norm_lines = self.norm_chart.add_line("norms", "#1f77b4", "layers")
+        self.ratio_lines = self.ratio_chart.add_line("ratios", "#1f77b4", "layers")
+        self.healthy = self.ratio_chart.add_line("healthy", "#9e9e9e", "healthy ~1e-3", dashed=True)
         self._key: tuple | None = None
-        super().__init__(session, children=[self.message, self.flags, self.all_params,
-                                            widgets.HBox(figures, layout=widgets.Layout(flex_flow="row wrap"))])
+        super().__init__(session, children=[
+            self.message, self.flags, self.all_params,
+            widgets.HBox([self.rms_chart, self.norm_chart, self.ratio_chart],
+                         layout=widgets.Layout(flex_flow="row wrap", width="100%"))])
         self.add_class("nbviz-gradients")
         self.all_params.observe(lambda _change: self.poke(), "value")
 
@@ -122,19 +104,11 @@ class GradientFlow(LiveView):
                           for n in names])
         ratios = np.array([[s.params[n].update_ratio if n in s.params else np.nan for s in snapshots]
                            for n in names])
-        legend = len(names) <= 8
-        with self.bars.hold_sync(), self.norm_lines.hold_sync(), self.ratio_lines.hold_sync(), \
-                self.healthy.hold_sync():
-            with self.bars.hold_trait_notifications():
-                self.bars.x = np.array(names)
-                self.bars.y = _log_safe(rms)
-                self.bars.color = np.array([n in flagged for n in names], np.float32)
-            for lines, values in ((self.norm_lines, norms), (self.ratio_lines, ratios)):
-                lines.x = steps
-                lines.y = _log_safe(values)
-                lines.labels = names
-                lines.display_legend = legend
-            self.healthy.x = np.array([steps[0], steps[-1]], np.float32)
+        self.rms_chart.set_bars(names, rms, [n in flagged for n in names])
+        labels = short_labels(names)
+        self.norm_chart.set_lines("norms", steps, norms, labels)
+        self.ratio_chart.set_lines("ratios", steps, ratios, labels)
+        self.ratio_chart.set_series("healthy", np.array([steps[0], steps[-1]]), np.full(2, HEALTHY_RATIO))
         self.flags.value = flags_html(flags, self.window)
         self.message.value = message_html(
             f"{len(snapshots)} snapshots kept, latest at step {latest.step}; "

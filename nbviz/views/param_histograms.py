@@ -8,13 +8,25 @@ memory stays bounded however long the run.
 
 from __future__ import annotations
 
+import time
+
 import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
 from ..probes.param_stats import Histogram, ParamStats, Snapshot
+from .charts import MARGIN, figure, linear_domain, linear_ticks, scale, set_domain, set_ticks
 
-GRID_BINS = 48
+GRID_BINS = 32
+MAX_COLUMNS = 64  # heat-map columns at most: bqplot redraws every cell (an SVG rect) per update
+HEAT_INTERVAL = 5.0  # seconds between two heat-map redraws while only new snapshots arrive
+
+
+def thin(count: int, most: int = MAX_COLUMNS) -> np.ndarray:
+    """Indices of at most ``most`` of ``count`` items, evenly spread, first and last kept."""
+    if count <= most:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, most).round().astype(int))
 
 
 def common_grid(hists: list[Histogram], bins: int = GRID_BINS) -> tuple[np.ndarray, np.ndarray]:
@@ -39,39 +51,54 @@ class HistogramHistory(widgets.VBox):
         self.slider = widgets.IntSlider(0, min=0, max=0, description="snapshot",
                                         continuous_update=True, layout=widgets.Layout(width="420px"))
         self.step_label = widgets.Label("no snapshot yet: they appear while training runs")
-        x, y = bq.LinearScale(), bq.LinearScale()
-        colour = bq.ColorScale(scheme="viridis")
-        self.heat = bq.GridHeatMap(color=np.zeros((2, 2), np.float32), row=np.zeros(2, np.float32),
-                                   column=np.arange(2, dtype=np.float32),
+        x, y = scale(), scale()
+        self.heat_x, self.heat_y = x, y
+        colour = bq.ColorScale(scheme="viridis", min=0.0, max=1.0)
+        self.heat = bq.GridHeatMap(color=np.zeros((2, 2), np.float32), row=np.arange(2, dtype=np.float32) / 2,
+                                   column=np.arange(2, dtype=np.float32) / 2,
                                    scales={"row": y, "column": x, "color": colour},
-                                   row_align="start", column_align="start", stroke="transparent")
-        self.cursor = bq.Lines(x=np.zeros(2, np.float32), y=np.zeros(2, np.float32),
-                               scales={"x": x, "y": y}, colors=["#ff5252"], stroke_width=2)
-        over_time = bq.Figure(
-            marks=[self.heat, self.cursor], title="over time (colour: sqrt of share of values)",
-            axes=[bq.Axis(scale=x, label="step", num_ticks=5),
-                  bq.Axis(scale=y, side="left", label="value", tick_format=".2g")],
-            fig_margin={"top": 40, "bottom": 40, "left": 60, "right": 10},
-            layout=widgets.Layout(width="50%", min_width="300px", height="300px"), animation_duration=0)
-        bx, by = bq.LinearScale(), bq.LinearScale(min=0.0)
+                                   row_align="start", column_align="start", stroke="transparent",
+                                   visible=False)
+        # the selected snapshot: a marker on the top edge (a vertical line spans no width)
+        self.cursor = bq.Scatter(x=np.zeros(1, np.float32), y=np.ones(1, np.float32),
+                                 scales={"x": x, "y": y}, colors=["#ff1744"], marker="triangle-down",
+                                 default_size=90, stroke="white")
+        self.heat_x_axis = bq.Axis(scale=x, label="step", num_ticks=5, tick_format="~s")
+        self.heat_y_axis = bq.Axis(scale=y, side="left", label="value", tick_format=".2g",
+                                   tick_values=linear_ticks(0.0, 1.0))
+        over_time = figure("over time (colour: share of values; ▼ selected)", [self.heat, self.cursor],
+                           [self.heat_x_axis, self.heat_y_axis], height="300px", margin={**MARGIN, "left": 62})
+        bx, by = scale(), scale()
+        self.bars_x, self.bars_y = bx, by
         self.bars = bq.Bars(x=np.zeros(1, np.float32), y=np.zeros(1, np.float32),
                             scales={"x": bx, "y": by}, colors=["#1f77b4"], padding=0.05)
-        at_step = bq.Figure(
-            marks=[self.bars], title="at the selected snapshot",
-            axes=[bq.Axis(scale=bx, label="value", tick_format=".2g", num_ticks=5),
-                  bq.Axis(scale=by, side="left", label="share", tick_format=".0%")],
-            fig_margin={"top": 40, "bottom": 40, "left": 55, "right": 10},
-            layout=widgets.Layout(width="50%", min_width="300px", height="300px"), animation_duration=0)
+        self.bars_x_axis = bq.Axis(scale=bx, label="value", tick_format=".2g", tick_values=linear_ticks(0.0, 1.0))
+        self.bars_y_axis = bq.Axis(scale=by, side="left", label="share", tick_format=".0%",
+                                   tick_values=linear_ticks(0.0, 1.0))
+        at_step = figure("at the selected snapshot", [self.bars], [self.bars_x_axis, self.bars_y_axis],
+                         height="300px")
         self._key: tuple | None = None
+        self._heat_key: tuple | None = None
+        self._heat_at = -1e9
         self._follow = True
+        self._newest = 0  # the slider index of the newest snapshot, as last shown
         self.slider.observe(self._on_slider, "value")
+        self.param.observe(self._on_param, "value")
+        self.kind.observe(self._on_param, "value")
         super().__init__([widgets.HBox([self.param, self.kind]),
                           widgets.HBox([self.slider, self.step_label]),
-                          widgets.HBox([over_time, at_step], layout=widgets.Layout(flex_flow="row wrap"))])
+                          widgets.HBox([widgets.Box([over_time], layout=widgets.Layout(width="50%", min_width="300px")),
+                                        widgets.Box([at_step], layout=widgets.Layout(width="50%", min_width="300px"))],
+                                       layout=widgets.Layout(flex_flow="row wrap", width="100%"))])
 
     def _on_slider(self, change: dict) -> None:
-        # the user looks back when they move away from the newest snapshot
-        self._follow = change["new"] >= self.slider.max
+        # the user looks back when they move away from the newest snapshot. Compared with the
+        # newest index as the pump last showed it, not slider.max: when the pump lowers max
+        # (another parameter with fewer snapshots) the value is clamped before max changes.
+        self._follow = change["new"] >= self._newest
+
+    def _on_param(self, _change: dict) -> None:
+        self._follow = True  # another parameter or kind: show its newest snapshot
 
     def select_layer(self, layer: str) -> None:
         """Show ``layer``'s weight tensor when it has one (pump thread)."""
@@ -88,38 +115,67 @@ class HistogramHistory(widgets.VBox):
         snapshots = [s for s in self.stats.snapshots() if self.param.value in s.params]
         if not snapshots:
             return
-        hists = [self._hist(s) for s in snapshots]
-        pairs = [(s, h) for s, h in zip(snapshots, hists, strict=True) if h is not None]
+        found = [self._hist(s) for s in snapshots]
+        pairs = [(s, h) for s, h in zip(snapshots, found, strict=True) if h is not None]
         if not pairs:
             self.step_label.value = f"{self.param.value} has no gradient recorded"
             return
-        snaps, hists = [p[0] for p in pairs], [p[1] for p in pairs]
-        edges, matrix = common_grid(hists)
-        steps = np.array([s.step for s in snaps], np.float32)
+        snaps = [p[0] for p in pairs]
+        hists: list[Histogram] = [p[1] for p in pairs if p[1] is not None]
         last = len(snaps) - 1
         index = last if self._follow else min(self.slider.value, last)
-        columns = steps if last else np.array([steps[0], steps[0] + 1], np.float32)
-        if not last:  # bqplot squeezes a one-column matrix: show the one snapshot twice as wide
-            matrix = np.repeat(matrix, 2, axis=1)
         selected = hists[index]
-        centres = ((selected.edges[:-1] + selected.edges[1:]) / 2).astype(np.float32)
-        shares = selected.counts / max(selected.counts.sum(), 1)
         step = snaps[index].step
-        with self.heat.hold_sync(), self.cursor.hold_sync(), self.bars.hold_sync(), \
-                self.slider.hold_sync():
-            with self.heat.hold_trait_notifications():  # row, column and colour change shape together
-                self.heat.row = edges[:-1].astype(np.float32)
-                self.heat.column = columns
-                self.heat.color = np.sqrt(matrix).astype(np.float32)
-            self.cursor.x = np.array([step, step], np.float32)
-            self.cursor.y = np.array([edges[0], edges[-1]], np.float32)
+        lo = min(h.lo for h in hists)
+        hi = max(h.hi for h in hists)
+        v_lo, v_hi = linear_domain(np.array([lo, hi]))
+        centres = ((selected.edges[:-1] + selected.edges[1:]) / 2).astype(np.float32)
+        shares = (selected.counts / max(selected.counts.sum(), 1)).astype(np.float32)
+        s_hi = linear_domain(np.append(shares, 0.0))[1]
+        self._update_heat(snaps, hists, (v_lo, v_hi))
+        with self.cursor.hold_sync(), self.bars.hold_sync(), self.slider.hold_sync():
+            set_domain(self.bars_x, v_lo, v_hi)
+            set_ticks(self.bars_x_axis, linear_ticks(v_lo, v_hi, 4))
+            set_domain(self.bars_y, 0.0, s_hi)
+            set_ticks(self.bars_y_axis, linear_ticks(0.0, s_hi, 4))
+            self.cursor.x = np.array([step], np.float32)
+            self.cursor.y = np.array([v_hi], np.float32)
             self.bars.x = centres
-            self.bars.y = shares.astype(np.float32)
+            self.bars.y = shares
+            self._newest = last
             self.slider.max = last
             self.slider.value = index
         extra = f", {selected.nonfinite} non-finite" if selected.nonfinite else ""
         self.step_label.value = f"step {step} ({index + 1} of {len(snaps)} kept{extra})"
         self._key = (self.stats.version, self.param.value, self.kind.value, self.slider.value)
+
+    def _update_heat(self, snaps: list[Snapshot], hists: list[Histogram], values: tuple[float, float]) -> None:
+        """Redraw the over-time heat map: at once for another parameter or kind, else at most
+        every HEAT_INTERVAL seconds, with at most MAX_COLUMNS x GRID_BINS cells."""
+        key = (self.param.value, self.kind.value)
+        now = time.monotonic()
+        if key == self._heat_key and now - self._heat_at < HEAT_INTERVAL:
+            return
+        self._heat_key, self._heat_at = key, now
+        keep = thin(len(snaps))
+        snaps, hists = [snaps[i] for i in keep], [hists[i] for i in keep]
+        v_lo, v_hi = values
+        matrix = np.stack([h.resample(v_lo, v_hi, GRID_BINS) for h in hists], axis=1)
+        edges = np.linspace(v_lo, v_hi, GRID_BINS + 1)
+        steps = np.array([s.step for s in snaps], np.float64)
+        width = float(np.median(np.diff(steps))) if len(steps) > 1 else 1.0
+        columns = steps if len(steps) > 1 else np.array([steps[0], steps[0] + width])
+        if len(steps) == 1:  # bqplot squeezes a one-column matrix: show the one snapshot twice
+            matrix = np.repeat(matrix, 2, axis=1)
+        peak = float(matrix.max()) or 1.0
+        with self.heat.hold_sync(), self.heat.hold_trait_notifications():
+            set_domain(self.heat_x, float(columns[0]), float(columns[-1] + width))
+            set_domain(self.heat_y, v_lo, v_hi)
+            set_ticks(self.heat_y_axis, linear_ticks(v_lo, v_hi, 4))
+            self.heat.row = edges[:-1].astype(np.float32)
+            self.heat.column = columns.astype(np.float32)
+            self.heat.color = np.sqrt(matrix / peak).astype(np.float32)
+            self.heat.visible = True
 
     def _hist(self, snapshot: Snapshot) -> Histogram | None:
         record = snapshot.params[self.param.value]

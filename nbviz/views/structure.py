@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import html
+import math
 import threading
 from typing import Any
 
@@ -21,13 +23,44 @@ from torch import nn
 from ..probes.capture import DEFAULT_TIMEOUT, LayerInfo
 from ..probes.graph import ModuleGraph, module_graph
 from .base import LiveView, message_html
+from .charts import short_labels
 
 NBSP = "\u00a0"
+# labels in dark text on light boxes, never catching the click meant for their box (bqplot
+# reports a click only on the box's own element); edges grey and visible
 _STYLE = ("<style>.nbviz-structure-table select, .nbviz-structure-table option, "
-          ".nbviz-structure-header {font-family: monospace; font-size: 12px; white-space: pre;}</style>")
-_COLOURS = {"conv": "#1565c0", "norm": "#9e9e9e", "act": "#2e7d32", "linear": "#ef6c00",
-            "pool": "#6a1b9a", "function": "#c62828", "input": "#212121", "output": "#212121",
-            "other": "#00838f"}
+          ".nbviz-structure-header {font-family: monospace; font-size: 12px; white-space: pre;}"
+          ".nbviz-structure .network text.label {fill: #212121; font-size: 11px; pointer-events: none;}"
+          ".nbviz-structure .network .element {stroke: #616161; stroke-width: 0.8px; cursor: pointer;}"
+          ".nbviz-structure .network path.link {stroke: #8d8d8d; stroke-width: 1.3px; fill: none;"
+          " opacity: 1;}"
+          ".nbviz-structure .linkarrow {fill: #8d8d8d;}</style>")
+_COLOURS = {"conv": "#90caf9", "norm": "#e0e0e0", "act": "#a5d6a7", "linear": "#ffcc80",
+            "pool": "#ce93d8", "function": "#ef9a9a", "input": "#fff59d", "output": "#fff59d",
+            "other": "#80deea"}
+_NAMES = {"conv": "convolution", "norm": "normalisation", "act": "activation", "linear": "linear",
+          "pool": "pooling", "function": "function (add, flatten…)", "input": "input / output",
+          "other": "other module"}
+ROWS = 36  # graph rows per column: deeper graphs wrap into further columns
+NODE_W, NODE_H, ROW_PX, LANE_PX = 150, 18, 26, 170
+
+
+def graph_layout(depths: list[int], lanes: list[int], rows: int = ROWS) -> tuple[list[float], list[float], int, int]:
+    """Positions of layered nodes wrapped into columns of ``rows`` layers: (x, y, columns wide,
+    rows high). A deep chain (mobilenet's 160 nodes) becomes several readable columns."""
+    width = max(lanes, default=0) + 1
+    high = min(max(depths, default=0) + 1, rows)
+    xs = [(d // rows) * (width + 0.5) + lane for d, lane in zip(depths, lanes, strict=True)]
+    ys = [-float(d % rows) for d in depths]
+    blocks = max(depths, default=0) // rows + 1
+    return xs, ys, int(math.ceil(blocks * (width + 0.5))), high
+
+
+def legend_html(categories: list[str]) -> str:
+    items = "".join(f'<span style="margin-right:10px;white-space:nowrap"><span style="display:inline-block;'
+                    f'width:12px;height:10px;background:{_COLOURS[c]};border:1px solid #616161"></span> '
+                    f"{html.escape(_NAMES[c])}</span>" for c in categories)
+    return f'<div class="nbviz-graph-legend" style="font-size:12px">{items}</div>'
 
 
 def layer_rows(model: nn.Module, layers: list[LayerInfo]) -> list[dict[str, Any]]:
@@ -93,7 +126,7 @@ class ModelStructure(LiveView):
         self.types = {row["name"]: row["type"] for row in self.rows}
         self.selection = self.context.selection
         self._lock = threading.Lock()
-        self._shown = None
+        self._shown: tuple[str, str] | None = None
         keys = ("name", "type", "output", "params", "trainable")
         cells = [{"name": "  " * row["depth"] + row["name"], "type": row["type"], "output": row["output"],
                   "params": f"{row['params']:,}", "trainable": row["trainable"]} for row in self.rows]
@@ -120,11 +153,12 @@ class ModelStructure(LiveView):
         parts: list[widgets.Widget] = [table_box]
         if graph:
             figure = self._build_graph()
-            parts.append(widgets.Box([figure], layout=widgets.Layout(
-                max_height="560px", overflow="auto", border="1px solid #ddd")))
+            parts.append(widgets.VBox([self.graph_legend, widgets.Box([figure], layout=widgets.Layout(
+                max_height="620px", max_width="100%", overflow="auto", border="1px solid #ddd"))],
+                layout=widgets.Layout(min_width="0", flex="1 1 auto")))
         self._base_note = "" if self.graph.traced else message_html(self.graph.reason, "info")
         self._note = self.status.value = self._base_note
-        self.children = [self.status, widgets.HBox(parts)]
+        self.children = [self.status, widgets.HBox(parts, layout=widgets.Layout(flex_flow="row wrap"))]
         self.selection.observe(self._on_selection, names="layer")
         self._built = True
         self.poke()
@@ -134,23 +168,28 @@ class ModelStructure(LiveView):
         import numpy as np
 
         nodes = self.graph.nodes
-        lanes = max((node.lane for node in nodes), default=0) + 1
-        depth = max((node.depth for node in nodes), default=0) + 1
-        node_data = [{"label": node.label, "shape": "rect",
-                      "shape_attrs": {"width": 130, "height": 16, "rx": 3}} for node in nodes]
-        colours = [_COLOURS[_category(node.label, node.kind, self.types.get(node.module, ""))] for node in nodes]
+        categories = [_category(node.label, node.kind, self.types.get(node.module, "")) for node in nodes]
+        categories = ["input" if c == "output" else c for c in categories]
+        labels = short_labels([node.label for node in nodes], width=22)
+        node_data = [{"label": label, "shape": "rect",
+                      "shape_attrs": {"width": NODE_W, "height": NODE_H, "rx": 3}} for label in labels]
         links = [{"source": self.graph.index(a), "target": self.graph.index(b)} for a, b in self.graph.edges]
-        x_scale = bqplot.LinearScale(min=-0.6, max=lanes - 0.4)
-        y_scale = bqplot.LinearScale(min=-depth + 0.5, max=0.5)
+        xs, ys, wide, high = graph_layout([n.depth for n in nodes], [n.lane for n in nodes])
+        x_scale = bqplot.LinearScale(min=-0.6, max=wide - 0.4)
+        y_scale = bqplot.LinearScale(min=-high + 0.5, max=0.5)
         self.graph_mark = bqplot.Graph(
-            node_data=node_data, link_data=links, link_type="arc", directed=True,
-            x=np.array([node.lane for node in nodes], dtype=np.float32),
-            y=np.array([-node.depth for node in nodes], dtype=np.float32),
-            scales={"x": x_scale, "y": y_scale}, colors=colours, static=True,
-            interactions={"click": "select"}, selected_style={"stroke": "#ff1744", "stroke-width": "3"})
+            node_data=node_data, link_data=links, link_type="line", directed=True,
+            x=np.array(xs, dtype=np.float32), y=np.array(ys, dtype=np.float32),
+            scales={"x": x_scale, "y": y_scale}, colors=[_COLOURS[c] for c in categories], static=True,
+            highlight_links=False, interactions={"click": "select"},
+            selected_style={"stroke": "#d50000", "stroke-width": "3"})
         self.graph_mark.on_element_click(self._on_graph_click)
-        return bqplot.Figure(marks=[self.graph_mark], fig_margin={"top": 10, "bottom": 10, "left": 10, "right": 10},
-                             layout=widgets.Layout(width=f"{160 * lanes + 60}px", height=f"{26 * depth + 40}px"))
+        self.graph_legend = widgets.HTML(legend_html([c for c in _COLOURS if c in categories]))
+        figure = bqplot.Figure(marks=[self.graph_mark], fig_margin={"top": 12, "bottom": 12, "left": 12, "right": 12},
+                               layout=widgets.Layout(width=f"{LANE_PX * wide + 40}px",
+                                                     height=f"{ROW_PX * high + 40}px",
+                                                     min_width=f"{LANE_PX * wide + 40}px"))
+        return figure
 
     # ---- selection (any thread: validate, set state, poke) --------------------------------
     def select(self, layer: str | None) -> bool:
@@ -168,8 +207,13 @@ class ModelStructure(LiveView):
         self.poke()
         return True
 
-    def _on_graph_click(self, _mark: Any, content: dict) -> None:
-        index = content.get("index") if isinstance(content, dict) else None
+    def _on_graph_click(self, _mark: Any, content: Any) -> None:
+        """bqplot sends ``{"event": "element_click", "data": <the node's datum>}``; the datum
+        carries the node's ``index`` (d3 sets it) and its label. Anything else is ignored."""
+        data = content.get("data") if isinstance(content, dict) else None
+        if not isinstance(data, dict):
+            return
+        index = data.get("index")
         if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.graph.nodes):
             return
         module = self.graph.nodes[index].module

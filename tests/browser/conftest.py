@@ -101,10 +101,35 @@ def browser():
         browser.close()
 
 
+def _console_text(message) -> str:
+    location = message.location or {}
+    where = f" ({location.get('url', '')}:{location.get('lineNumber', '')})" if location else ""
+    return f"console.{message.type}: {message.text}{where}"
+
+
 @pytest.fixture
-def page(browser, lab):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def console_errors() -> list[str]:
+    """Console errors and uncaught page errors seen by this test's page (filled as they come)."""
+    return []
+
+
+@pytest.fixture
+def page(browser, lab, console_errors, request):
+    viewport = getattr(request, "param", None) or {"width": 1400, "height": 1000}
+    context = browser.new_context(viewport=viewport)
     page = context.new_page()
     page.set_default_timeout(60_000)
+    page.on("console", lambda m: console_errors.append(_console_text(m)) if m.type == "error" else None)
+    page.on("pageerror", lambda e: console_errors.append(
+        f"pageerror: {e} | " + " / ".join((getattr(e, "stack", "") or "").splitlines()[1:4])))
     yield page
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_console_errors(request, console_errors):
+    """Every browser test fails on any JavaScript console error or uncaught page error."""
+    yield
+    if "page" in request.fixturenames:
+        assert not console_errors, ("JavaScript errors in the browser:\n  "
+                                    + "\n  ".join(console_errors[:30]))

@@ -100,3 +100,96 @@ def screenshot(page: Page, name: str) -> Path:
     path = OUTPUT_DIR / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def write_notebook(lab, name: str, cells: list[str]) -> str:
+    """Write a notebook of code ``cells`` into the lab root (kernel: python3) and return its name."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, str(Path(lab.root) / name))
+    return name
+
+
+# What every bqplot figure under a root drew: per mark, its kind and elements, any non-finite
+# coordinate, and for lines the number of points and their horizontal extent in pixels.
+_CHART_REPORT_JS = """
+root => {
+  const ATTRS = ['d', 'transform', 'x', 'y', 'x1', 'x2', 'y1', 'y2', 'cx', 'cy', 'width', 'height', 'points'];
+  const bad = v => v != null && /NaN|Infinity|undefined/.test(v);
+  const figures = [];
+  for (const fig of root.querySelectorAll('.bqplot.figure')) {
+    const svg = fig;  // bqplot draws into two svgs (background and marks): look at both
+    const box = fig.getBoundingClientRect();
+    const title = (svg.querySelector('.mainheading') || {}).textContent || '';
+    const problems = [];
+    for (const el of svg.querySelectorAll('*')) {
+      for (const a of ATTRS) {
+        const v = el.getAttribute(a);
+        if (bad(v)) problems.push(`<${el.tagName} class="${el.getAttribute('class') || ''}"> ${a}="${v.slice(0, 80)}"`);
+      }
+    }
+    const ticks = [...svg.querySelectorAll('.axis .tick text')].map(t => t.textContent);
+    const marks = [];
+    const kinds = {
+      line: 'path.curve, path.line', bar: 'rect.bar', dot: 'path.dot, .dot',
+      heat: 'rect.heatmapcell', node: 'g.node', link: 'path.link'};
+    for (const [kind, sel] of Object.entries(kinds)) {
+      const els = [...svg.querySelectorAll(sel)].filter(e => !e.closest('.legend'));
+      if (!els.length) continue;
+      const m = {kind, count: els.length, drawn: 0, lines: []};
+      for (const el of els) {
+        if (kind === 'line' && el.tagName === 'path') {
+          const d = el.getAttribute('d') || '';
+          const nums = (d.match(/-?[0-9.]+(e-?[0-9]+)?/g) || []).map(Number);
+          const xs = nums.filter((_, i) => i % 2 === 0);
+          if (xs.length) { m.drawn += 1; m.lines.push({points: xs.length, span: Math.max(...xs) - Math.min(...xs)}); }
+        } else {
+          const r = el.getBoundingClientRect();
+          if (r.width > 0 || r.height > 0) m.drawn += 1;
+        }
+      }
+      marks.push(m);
+    }
+    figures.push({title, marks, problems, ticks, visible: box.width > 0 && box.height > 0,
+                  width: box.width, height: box.height});
+  }
+  return figures;
+}
+"""
+
+
+def chart_report(scope) -> list[dict]:
+    """What each bqplot figure inside ``scope`` (a Locator) drew; see :func:`assert_charts_ok`."""
+    return scope.evaluate(_CHART_REPORT_JS)
+
+
+def chart_problems(figures: list[dict], must_draw: tuple[str, ...] = ()) -> list[str]:
+    """Non-finite coordinates, lines of >= 2 points that span <= 1 px, and figures named in
+    ``must_draw`` (title substrings) that drew no mark element."""
+    problems = []
+    for fig in figures:
+        title = fig["title"] or "(untitled)"
+        problems += [f"{title}: {p}" for p in fig["problems"]]
+        for mark in fig["marks"]:
+            for line in mark["lines"]:
+                if line["points"] >= 2 and line["span"] <= 1:
+                    problems.append(f"{title}: a line of {line['points']} points spans {line['span']:.2f} px")
+        if any(name in title for name in must_draw) and not any(m["drawn"] for m in fig["marks"]):
+            problems.append(f"{title}: drew nothing ({fig['marks']})")
+    return problems
+
+
+def assert_charts_ok(scope, must_draw: tuple[str, ...] = (), timeout: float = 30) -> list[dict]:
+    """Wait until every bqplot figure in ``scope`` drew finite coordinates (and those named
+    in ``must_draw`` drew something), then return the report; fail with the problems."""
+    deadline = time.monotonic() + timeout
+    while True:
+        figures = chart_report(scope)
+        problems = chart_problems(figures, must_draw)
+        if not problems and figures:
+            return figures
+        if time.monotonic() > deadline:
+            raise AssertionError("charts drawn wrong:\n  " + "\n  ".join(problems or ["no bqplot figure"]))
+        time.sleep(0.5)

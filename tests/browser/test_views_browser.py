@@ -1,0 +1,150 @@
+"""In JupyterLab: every chart view opened on a real run draws finite, readable charts.
+
+Each test writes its own small notebook into the lab root, runs it, drives the view through
+the page and checks the SVG that bqplot drew (:func:`lab.assert_charts_ok`); the autouse
+fixture in conftest fails the test on any console or page error. Screenshots go to
+test-output/views/.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from lab import (
+    assert_charts_ok,
+    cell_errors,
+    find_in_notebook,
+    open_notebook,
+    run_all_cells,
+    screenshot,
+    wait_for,
+    write_notebook,
+)
+
+SETUP = """\
+import torch, nbviz
+torch.manual_seed(0)
+split = nbviz.datasets.digits()
+train_loader, val_loader = split.loaders(batch_size=32)
+session = nbviz.TrainingSession(nbviz.models.SmallCNN(), train_loader, val_loader, epochs={epochs}, lr=0.05)
+"""
+
+
+def _run(page, lab, name: str, cells: list[str]) -> None:
+    open_notebook(page, lab, write_notebook(lab, name, cells))
+    run_all_cells(page, timeout=300)
+    assert not [e for e in cell_errors(page) if "Traceback" in e], cell_errors(page)
+
+
+def _state(dashboard) -> str:
+    return dashboard.locator(".nbviz-status").inner_text()
+
+
+def _step(dashboard) -> int:
+    match = re.search(r"step (\d+)", dashboard.locator(".nbviz-step").inner_text())
+    return int(match.group(1)) if match else 0
+
+
+def test_training_curves_before_and_after_training(page, lab):
+    _run(page, lab, "views_curves.ipynb", [SETUP.format(epochs=3), "dashboard = nbviz.Dashboard(session, tabs=[])\ndashboard"])
+    dashboard = find_in_notebook(page, ".nbviz-dashboard")
+    curves = dashboard.locator(".nbviz-curves")
+    wait_for(lambda: curves.locator(".bqplot.figure .mainheading").count() == 3, 60, "three curve figures")
+    before = assert_charts_ok(curves)
+    for fig in before:  # empty charts show no made-up axis range
+        assert not any(t in ("-0.025", "−0.025") for t in fig["ticks"]), fig
+    screenshot(page, "views/curves_before")
+
+    dashboard.get_by_role("button", name="Start").click()
+    wait_for(lambda: "finished" in _state(dashboard), 180, "the run to finish")
+    figures = assert_charts_ok(curves, must_draw=("loss", "accuracy", "learning rate"))
+    by_title = {f["title"]: f for f in figures}
+    for title in ("loss", "accuracy", "learning rate"):
+        lines = [line for m in by_title[title]["marks"] for line in m["lines"] if line["points"] >= 2]
+        assert lines, f"{title}: no line of 2+ points drawn: {by_title[title]}"
+    for fig in figures:
+        numbers = [float(t.replace("−", "-").replace(",", "")) for t in fig["ticks"]
+                   if re.fullmatch(r"[−-]?[0-9.,]+(e[−-]?[0-9]+)?", t)]
+        assert numbers and min(numbers) >= 0, f"{fig['title']}: a negative tick for data >= 0: {fig['ticks']}"
+    screenshot(page, "views/curves_after")
+
+
+VIEWS = ["Structure", "Weights", "Gradients", "Activations"]
+INSIDE = [SETUP.format(epochs=2), f"dashboard = nbviz.Dashboard(session, tabs={VIEWS!r})\ndashboard"]
+
+
+def _check_tab(page, dashboard, title: str, selector: str, must_draw: tuple[str, ...], shot: str):
+    dashboard.locator(".lm-TabBar-tab", has_text=title).first.click()
+    view = dashboard.locator(selector)
+    view.wait_for(state="visible", timeout=60_000)
+    figures = assert_charts_ok(view, must_draw=must_draw, timeout=60)
+    view.scroll_into_view_if_needed()
+    screenshot(page, f"views/{shot}")
+    return view, figures
+
+
+@pytest.mark.parametrize("page", [{"width": 1400, "height": 2000}], indirect=True)  # whole views in a shot
+def test_inside_views_draw_on_a_real_run_and_a_graph_click_selects_the_layer(page, lab):
+    _run(page, lab, "views_inside.ipynb", INSIDE)
+    dashboard = find_in_notebook(page, ".nbviz-dashboard")
+    for title in VIEWS:  # open each tab before training (a view records from when it opens)
+        dashboard.locator(".lm-TabBar-tab", has_text=title).first.click()
+        wait_for(lambda: "opening" not in dashboard.locator(".widget-tab-contents").inner_text(), 60, title)
+    dashboard.locator(".lm-TabBar-tab", has_text="Training").first.click()
+    dashboard.get_by_role("button", name="Start").click()
+    wait_for(lambda: "finished" in _state(dashboard), 120, "the run to finish")
+
+    view, figures = _check_tab(page, dashboard, "Gradients", ".nbviz-gradients",
+                               ("gradient RMS", "gradient norm", "update / weight"), "gradients")
+    rms = next(f for f in figures if f["title"].startswith("gradient RMS"))
+    bars = next(m for m in rms["marks"] if m["kind"] == "bar")
+    assert bars["drawn"] >= 3, rms
+    ratio = next(f for f in figures if f["title"].startswith("update / weight"))
+    assert any(line["span"] > 50 for m in ratio["marks"] for line in m["lines"]), ratio
+    assert view.locator(".nbviz-grad-flags, .nbviz-message").count() >= 1
+
+    dashboard.locator(".lm-TabBar-tab", has_text="Weights").first.click()
+    wait_for(lambda: "kept" in dashboard.locator(".nbviz-weights").inner_text(), 60, "weight snapshots shown")
+    view, figures = _check_tab(page, dashboard, "Weights", ".nbviz-weights",
+                               ("over time", "at the selected snapshot"), "weights")
+    snapshot = next(f for f in figures if f["title"] == "at the selected snapshot")
+    values = [float(t.replace("−", "-")) for t in snapshot["ticks"][:4] if re.fullmatch(r"[−-]?[0-9.]+(e[−-]?\d+)?", t)]
+    assert values == sorted(values), f"the value axis runs backwards: {snapshot['ticks']}"
+
+    _check_tab(page, dashboard, "Activations", ".nbviz-activations",
+               ("std (bars)", "fraction of zeros"), "activations")
+    labels = dashboard.locator(".nbviz-activations .bqplot.figure").first.locator(".axis .tick text")
+    texts = [t for t in labels.evaluate_all("els => els.map(e => e.textContent)")
+             if t and not re.fullmatch(r"[−-]?[0-9.%e]+", t)]
+    assert len(texts) >= 5 and len(set(texts)) == len(texts), texts
+
+    view, _ = _check_tab(page, dashboard, "Structure", ".nbviz-structure", ("",), "structure")
+    node = view.locator(".network g.node", has_text="features.2.0").first
+    node.locator(".element").click()
+    table = view.locator(".nbviz-structure-table select")
+    wait_for(lambda: (table.evaluate("s => s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : ''")
+                      .replace("\u00a0", " ").strip().startswith("features.2.0")),
+             30, "the table to follow a click on the graph node features.2.0")
+    screenshot(page, "views/structure_clicked")
+
+
+@pytest.mark.parametrize("page", [{"width": 1024, "height": 800}], indirect=True)
+def test_narrow_window_with_the_file_browser_open(page, lab):
+    _run(page, lab, "views_narrow.ipynb", [SETUP.format(epochs=2),
+                                           "dashboard = nbviz.Dashboard(session, tabs=['Gradients'])\ndashboard"])
+    browser_panel = page.locator("#filebrowser")
+    if not browser_panel.is_visible():
+        page.keyboard.press("Control+Shift+F")
+    browser_panel.wait_for(state="visible")
+    dashboard = find_in_notebook(page, ".nbviz-dashboard")
+    dashboard.locator(".lm-TabBar-tab", has_text="Gradients").first.click()
+    dashboard.locator(".nbviz-gradients").wait_for(state="visible")
+    dashboard.locator(".lm-TabBar-tab", has_text="Training").first.click()
+    dashboard.get_by_role("button", name="Start").click()
+    wait_for(lambda: "finished" in _state(dashboard), 120, "the run to finish")
+    figures = assert_charts_ok(dashboard.locator(".nbviz-curves"), must_draw=("loss", "accuracy", "learning rate"))
+    assert all(f["width"] >= 240 for f in figures), [(f["title"], f["width"]) for f in figures]
+    screenshot(page, "views/narrow_curves")
+    _check_tab(page, dashboard, "Gradients", ".nbviz-gradients",
+               ("gradient RMS", "gradient norm", "update / weight"), "narrow_gradients")

@@ -1,0 +1,78 @@
+"""Shared bqplot building blocks: domains are never degenerate, never below 0 for data >= 0."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from nbviz.views.charts import LineChart, linear_domain, log_domain, log_ticks
+
+
+@pytest.mark.parametrize("values", [[3.0], [0.0], [2.5, 2.5, 2.5], [0.1, 2.3], [1e-9, 2e-9], [-5.0], [-1.0, 4.0]])
+def test_linear_domain_is_never_degenerate_and_covers_the_data(values):
+    lo, hi = linear_domain(np.array(values))
+    assert math.isfinite(lo) and math.isfinite(hi) and hi > lo
+    assert lo <= min(values) and hi >= max(values)
+    if min(values) >= 0:
+        assert lo >= 0  # no negative axis for loss, accuracy, steps
+
+
+def test_linear_domain_ignores_non_finite_values_and_has_an_empty_default():
+    assert linear_domain(np.array([np.nan, np.inf, 2.0, 4.0]))[1] >= 4.0
+    assert linear_domain(np.zeros(0)) == (0.0, 1.0)
+    assert linear_domain([np.array([np.nan])]) == (0.0, 1.0)
+
+
+def test_step_domain_starts_at_zero_and_spans_whole_steps():
+    lo, hi = linear_domain(np.array([1.0]), min_span=4.0)
+    assert lo == 0 and hi >= 4
+
+
+@pytest.mark.parametrize("values", [[0.05], [0.01], [0.05, 0.005], [1e-7, 3.0]])
+def test_log_domain_is_powers_of_ten_strictly_around_the_data(values):
+    lo, hi = log_domain(np.array(values))
+    assert 0 < lo < min(values) and max(values) < hi
+    assert math.log10(lo) == round(math.log10(lo)) and math.log10(hi) == round(math.log10(hi))
+    assert 2 <= len(log_ticks(lo, hi)) <= 7
+
+
+def test_log_domain_drops_values_a_log_axis_cannot_draw():
+    assert log_domain(np.array([0.0, -1.0, np.nan])) == (1e-3, 1e-1)
+    lo, hi = log_domain(np.array([0.0, 0.02]))
+    assert lo < 0.02 < hi
+
+
+def test_line_chart_one_point_then_more_keeps_sane_domains_and_legend():
+    chart = LineChart("accuracy", "accuracy", y_range=(0.0, 1.0))
+    chart.add_line("train", "#111111", "train", markers=True)
+    chart.add_line("val", "#222222", "validation", markers=True)
+    assert not chart.x_axis.visible and "no data" in chart.figure.title  # empty state, no made-up axes
+    chart.set_series("train", np.array([45.0]), np.array([0.4]))
+    assert chart.x_axis.visible and chart.figure.title == "accuracy"
+    assert chart.x_scale.min == 0 and chart.x_scale.max > 45
+    assert chart.x_scale.max == 50  # room to grow: steps 0..50, then 0..100, 0..200, ...
+    assert (chart.y_scale.min, chart.y_scale.max) == (0.0, 1.0)
+    assert "train" in chart.legend.value and "validation" not in chart.legend.value
+    chart.set_series("train", np.array([45.0, 90.0, 135.0]), np.array([0.4, 0.6, 0.7]))
+    assert chart.x_scale.min == 0 and chart.x_scale.max == 200
+    assert all(not m.display_legend for m in chart.figure.marks)  # legend never on the curves
+
+
+def test_log_chart_with_one_constant_value_and_nan_points():
+    chart = LineChart("learning rate", "lr", y_log=True)
+    line = chart.add_line("lr", "#111111", "lr")
+    chart.set_series("lr", np.arange(5.0), np.array([0.05, 0.05, np.nan, 0.05, 0.0]))
+    assert chart.y_scale.min < 0.05 < chart.y_scale.max
+    assert len(line.x) == 3 and np.isfinite(line.y).all()
+    assert list(chart.y_axis.tick_values) == [0.01, 0.1]
+
+
+def test_linear_ticks_are_round_numbers_inside_the_domain():
+    chart = LineChart("loss", "loss")
+    chart.add_line("loss", "#111111", "train")
+    chart.set_series("loss", np.arange(135.0), np.linspace(2.4, 0.1, 135))
+    assert chart.x_axis.num_ticks == 6  # 0, 40, ..., 200: round, and no message per change
+    assert list(chart.y_axis.tick_values) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    assert chart.x_scale.max == 200 and chart.y_scale.max == 2.5  # the last tick is the edge
