@@ -65,12 +65,17 @@ resnet_session.step(3)                      # three batches, then pause
 resnet_maps"""),
     new_markdown_cell("""## When there are no feature maps
 
-A model without convolutions has no spatial layers. The view says so and shows the activations
-of its vector layers as bar charts instead of an empty grid."""),
+A model without convolutions has no spatial layers, so `nbviz.FeatureMaps` refuses it and says
+what to use instead: `nbviz.UnitActivations` draws every unit of a vector layer (here the 64
+hidden units after the ReLU) for one probe sample; pick the layer and the sample."""),
     new_code_cell("""mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 64), torch.nn.ReLU(),
                           torch.nn.Linear(64, 10))
 mlp_session = nbviz.TrainingSession(mlp, train_loader, val_loader, epochs=1)
-nbviz.FeatureMaps(mlp_session, layer="2")"""),
+try:
+    nbviz.FeatureMaps(mlp_session)
+except ValueError as error:
+    print(error)
+nbviz.UnitActivations(mlp_session, layer="2")"""),
     new_markdown_cell("""## Watching weights and gradients while the model learns
 
 Weights and gradients are recorded from the training thread a few times a second (well under
