@@ -23,11 +23,11 @@ def fixed_samples(session: Any, k: int, input_key: str = "input") -> torch.Tenso
         dataset = loader.dataset
         if isinstance(dataset, AugmentedDataset):
             dataset = dataset.dataset
-        n = min(k, len(dataset))
+        n = min(k, len(dataset))  # type: ignore[arg-type]  # map-style: has __len__
         items = []
         for i in range(n):
             item = dataset[i]
-            items.append(first_input(_Single(item), input_key))
+            items.append(first_input(_Single(item), input_key))  # type: ignore[arg-type]
         if items and all(isinstance(x, torch.Tensor) for x in items):
             return torch.stack([x.detach().cpu() for x in items])
     return session.probe_batch(k)[0]

@@ -159,7 +159,8 @@ class Cifar10(Dataset):
         missing = [f for f in names if not (folder / f).is_file()]
         if missing:
             raise _not_found("CIFAR-10", folder, missing)
-        data, targets = [], []
+        data: list[Any] = []
+        targets: list[int] = []
         for name in names[:-1]:
             entry = _read_pickle(folder / name)
             pixels = np.asarray(entry.get("data"))

@@ -206,7 +206,7 @@ def extract_features(source: Any, inputs: torch.Tensor | None = None,
             raise ProjectionCancelled("feature extraction was cancelled")
         batch = x[start:start + batch_size]
 
-        def forward(batch: torch.Tensor = batch) -> tuple[torch.Tensor, Any]:
+        def forward(batch: torch.Tensor = batch) -> tuple[tuple[torch.Tensor, str | None], Any]:
             return _forward(model, module, batch, side, pool, where)
 
         result = run(forward).result() if run is not None else forward()

@@ -57,7 +57,7 @@ class CheckpointWriteError(CheckpointError, OSError):
 
     def __init__(self, message: str, path: str | os.PathLike, code: int | None = None) -> None:
         super().__init__(message, path)
-        self.errno = code  # type: ignore[assignment]
+        self.errno = code
 
     def __str__(self) -> str:
         return self.message

@@ -94,6 +94,7 @@ class AugmentationPanel(LiveView):
         self._shown_version = -1
         self._n_samples, self._draws = samples, draws
         self.holder: PipelineHolder | None = None
+        self._spec: PipelineSpec | None = None
         self._attached_in_epoch: int | None = None
         self.reason_disabled = ""
         rows = self._setup(session, seed)
@@ -268,6 +269,8 @@ class AugmentationPanel(LiveView):
     def _sync_widgets(self) -> None:
         with self._lock:
             spec, self._widgets_stale = self._spec, False
+        if spec is None:
+            return
         self._syncing = True
         try:
             for name, box in self.checkboxes.items():

@@ -153,7 +153,8 @@ class LiveView(widgets.VBox, metaclass=_ViewType):
     def deliver_answers(self) -> None:
         """Hand every finished :meth:`ask` to its callback (in the calling thread)."""
         with self._answers_lock:
-            done, waiting = [], []
+            done: list[Any] = []
+            waiting: list[Any] = []
             for answer in self._answers:  # one look at each future: it may finish meanwhile
                 (done if answer[0].done() else waiting).append(answer)
             self._answers = waiting

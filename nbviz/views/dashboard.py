@@ -124,7 +124,7 @@ class Dashboard(widgets.VBox):
             note = widgets.HTML(message_html(
                 "A newer dashboard of this run was created (the cell was run again); this one "
                 "stopped updating.", "info"))
-            shown = list(self.children)
+            shown: list[widgets.Widget] = list(self.children)  # type: ignore[has-type]
             self.children = [note]
         for child in shown:
             close_tree(child)

@@ -168,7 +168,7 @@ class FeatureMaps(LiveView):
         self.input_view = ImageGrid(tile_size=112, colormap="gray")
         self.channel_view = ImageGrid(tile_size=112, colormap=self.colormap)
         self.grid = ImageGrid(tile_size=tile_size, colormap=self.colormap)
-        self.grid.on_click(lambda index: self.select(channel=index))
+        self.grid.on_click(lambda index: None if self.select(channel=index) else None)
         self.status = widgets.HTML()
         self.add_class("nbviz-feature-maps")
         for widget, name in ((self.grid, "grid"), (self.channel_view, "channel"), (self.input_view, "input"),
