@@ -24,7 +24,7 @@ from ..augment.wiring import AugmentedDataset, PipelineHolder, attach, change, w
 from ..session.base import SessionBase
 from ..widgets import guarded
 from ..widgets.image_grid import ImageGrid
-from .base import LiveView, check_session, message_html
+from .base import LiveView, message_html
 
 
 def _row_layout() -> widgets.Layout:
@@ -69,10 +69,10 @@ class AugmentationPanel(LiveView):
     min_interval = 0.2
 
     def __init__(self, session: SessionBase, samples: int = 4, draws: int = 5, seed: int = 0) -> None:
-        session = check_session(session)
         for name, value, top in (("samples", samples, 16), ("draws", draws, 12)):
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
                 raise ValueError(f"{name} must be a whole number in 1..{top}, got {value!r}")
+        super().__init__(session)
         self.header = widgets.HTML("<b>Augmentation</b>")
         self.message = widgets.HTML()
         self.message.add_class("nbviz-augment-message")
@@ -90,17 +90,16 @@ class AugmentationPanel(LiveView):
         self._widgets_stale = False
         self._preview_seed = 1000 + int(seed)
         self._preview_version = 0
-        self._preview_future: Future | None = None
-        self._shown_version = -1
+        self._preview_asked = False
+        self._preview_future: Future | None = None  # the newest preview asked for
         self._n_samples, self._draws = samples, draws
         self.holder: PipelineHolder | None = None
         self._spec: PipelineSpec | None = None
         self._attached_in_epoch: int | None = None
         self.reason_disabled = ""
-        rows = self._setup(session, seed)
-        super().__init__(session, children=[self.header, self.message, *rows,
-                                            widgets.HBox([self.reroll_button]), self.grid,
-                                            self.code_view])
+        rows = self._setup(self.session, seed)
+        self.children = [self.header, self.message, *rows, widgets.HBox([self.reroll_button]),
+                         self.grid, self.code_view]
         self.reroll_button.on_click(lambda _b: self.reroll())
         self.refresh()
 
@@ -229,14 +228,24 @@ class AugmentationPanel(LiveView):
         if self._spec is None:
             return
         self._preview_version += 1
+        self._preview_asked = True
         version, spec, seed = self._preview_version, self._spec, self._preview_seed
         samples, draws = self._samples, self._draws
-        self._preview_future = self.session.run_at_batch_boundary(
-            lambda: (version, preview.draw(samples, spec, draws, seed), spec.info.unit_range))
+
+        def show(result: tuple[int, Any, bool]) -> None:
+            if result[0] == self._preview_version:  # an older request is superseded
+                show_preview(self.grid, preview.to_tiles(result[1], result[2]), self._draws)
+
+        def failed(error: BaseException) -> None:
+            self._notice = (f"preview failed: {error}", "error")
+
+        self._preview_future = self.ask(
+            lambda: (version, preview.draw(samples, spec, draws, seed), spec.info.unit_range), show, failed)
         self.poke()
 
     # ---- pump thread -------------------------------------------------------------------------
     def refresh(self) -> None:
+        self.deliver_answers()
         if self.reason_disabled:
             self.message.value = message_html(
                 f"Augmentation is off for this run. {self.reason_disabled}", "warning")
@@ -246,11 +255,10 @@ class AugmentationPanel(LiveView):
                 self._spec = self.holder.requested  # changed from another panel
                 self._widgets_stale = True
                 self._request_preview()
-            if self._preview_future is None:
+            if not self._preview_asked:
                 self._request_preview()
         if self._widgets_stale:
             self._sync_widgets()
-        self._show_preview()
         notice = self._notice or (self._effective_now(), "info")
         text = message_html(*notice) if notice[0] else ""
         if self.message.value != text:
@@ -282,18 +290,6 @@ class AugmentationPanel(LiveView):
                             w.value = spec.params[name][p]
         finally:
             self._syncing = False
-
-    def _show_preview(self) -> None:
-        future = self._preview_future
-        if future is None or not future.done() or future.exception() is not None:
-            if future is not None and future.done():
-                self._notice = (f"preview failed: {future.exception()}", "error")
-            return
-        version, grid, unit_range = future.result()
-        if version == self._shown_version:
-            return
-        self._shown_version = version
-        show_preview(self.grid, preview.to_tiles(grid, unit_range), self._draws)
 
 
 def show_preview(grid: ImageGrid, tiles: Any, draws: int) -> None:
