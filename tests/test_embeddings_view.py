@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -10,10 +11,10 @@ import torch
 from torch import nn
 
 import nbviz
+from nbviz.embed import ProjectionCancelled, procrustes
 from nbviz.models import MnistCNN
-from nbviz.views import embeddings as emb
 from nbviz.views.context import context_for
-from nbviz.views.embeddings import EmbeddingExplorer, procrustes
+from nbviz.views.embeddings import EmbeddingExplorer
 from nbviz.views.embeddings_data import (
     check_probe_memory,
     layer_options,
@@ -31,6 +32,10 @@ def session(digits_split):
     run.stop()
 
 
+# the background job projects through this module's project(); tests replace it there
+project_mod = sys.modules["nbviz.embed.project"]
+
+
 def explorer(session, **kwargs) -> EmbeddingExplorer:
     view = EmbeddingExplorer(session, n_samples=kwargs.pop("n_samples", 80), **kwargs)
     view.active = False  # the tests drive refresh() themselves
@@ -41,7 +46,7 @@ def test_default_layer_is_input_of_last_linear_and_pca_layout(session):
     view = explorer(session)
     assert view.layer_select.value == "fc2:input"
     view.compute(wait=True)
-    assert view.layout.shape == (80, 2)
+    assert view.coordinates.shape == (80, 2)
     assert view.scatter.n_points == 80
     assert view.last_error is None and "PCA of 80 points" in view.status.value
     labels = np.frombuffer(view.scatter.labels, np.int32)
@@ -55,7 +60,7 @@ def test_default_layer_is_input_of_last_linear_and_pca_layout(session):
 def test_tsne_progress_animates_and_cancel_keeps_previous_layout(session, monkeypatch):
     view = explorer(session)
     view.compute(wait=True)
-    previous = view.layout
+    previous = view.coordinates
     started, release = threading.Event(), threading.Event()
     frames = []
 
@@ -64,10 +69,10 @@ def test_tsne_progress_animates_and_cancel_keeps_previous_layout(session, monkey
         started.set()
         release.wait(5)
         if cancel.is_set():
-            raise emb.embed.ProjectionCancelled("t-SNE cancelled")
+            raise ProjectionCancelled("t-SNE cancelled")
         return np.zeros((len(X), 2), np.float32)
 
-    monkeypatch.setattr(emb.embed, "project", fake_project)
+    monkeypatch.setattr(project_mod, "project", fake_project)
     view.method_select.value = "tsne"
     view.refresh()  # starts the job
     assert started.wait(5)
@@ -80,7 +85,7 @@ def test_tsne_progress_animates_and_cancel_keeps_previous_layout(session, monkey
     release.set()
     view.wait()
     assert "cancelled" in view.status.value
-    np.testing.assert_array_equal(view.layout, previous)
+    np.testing.assert_array_equal(view.coordinates, previous)
     np.testing.assert_allclose(np.frombuffer(view.scatter.positions, np.float32).reshape(-1, 2), previous)
     assert view.cancel_button.disabled and view.progress.layout.visibility == "hidden"
     view.close()
@@ -89,17 +94,17 @@ def test_tsne_progress_animates_and_cancel_keeps_previous_layout(session, monkey
 def test_failing_projection_keeps_layout_and_shows_error(session, monkeypatch):
     view = explorer(session)
     view.compute(wait=True)
-    previous = view.layout
+    previous = view.coordinates
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("solver exploded")
 
-    monkeypatch.setattr(emb.embed, "project", broken)
+    monkeypatch.setattr(project_mod, "project", broken)
     view.compute(wait=True)
     assert "solver exploded" in view.status.value and "nbviz-error" in view.status.value
     assert "previous layout is kept" in view.status.value
     assert view.last_error.startswith("RuntimeError")
-    np.testing.assert_array_equal(view.layout, previous)
+    np.testing.assert_array_equal(view.coordinates, previous)
     view.close()
 
 
@@ -128,16 +133,16 @@ def test_layer_without_vectors_gets_a_clear_message(digits_split):
     view.compute(wait=True)
     status = view.status.value
     assert "features failed" in status and "batch of vectors (n, d)" in status and "pick another layer" in status
-    assert view.layout is None
+    assert view.coordinates is None
     view.layer_select.value = "fc:input"
     view.refresh()
     view.wait()
-    assert view.layout.shape == (40, 2)
+    assert view.coordinates.shape == (40, 2)
     view.close()
 
 
 def test_probe_set_too_large_is_refused_with_the_size():
-    with pytest.raises(ValueError, match=r"needs about 70\.\d+ GiB, but only 8\.00 GiB is free.*smaller n_samples"):
+    with pytest.raises(ValueError, match=r"100,000 samples of shape \(3, 224, 224\).* need 70\.\d+ GiB, but only 8\.00 GiB is available.*smaller n_samples"):
         check_probe_memory(100_000, (3, 224, 224), 4, available=8 * 2**30)
     assert check_probe_memory(100, (1, 28, 28), 4, available=8 * 2**30) > 0
 
@@ -158,17 +163,17 @@ def test_constructor_arguments_are_checked(session):
 def test_epoch_end_only_flags_and_refresh_warm_starts(session, monkeypatch):
     view = explorer(session)
     view.compute(wait=True)
-    before = view.layout
+    before = view.coordinates
     seen = {}
-    real = emb.embed.project
+    real = project_mod.project
 
     def recording(X, method, init=None, callback=None, cancel=None):
         seen["init"] = init
         return real(X, method, init=init, callback=callback, cancel=cancel)
 
-    monkeypatch.setattr(emb.embed, "project", recording)
+    monkeypatch.setattr(project_mod, "project", recording)
     view._flag.on_epoch_end(session)  # what the training thread calls: no work done there
-    assert view._job is None or not view._job.is_alive() or "init" not in seen
+    assert not view.running and "init" not in seen
     view.refresh()
     view.wait()
     np.testing.assert_array_equal(seen["init"], before)
@@ -240,7 +245,7 @@ def test_dashboard_has_an_embeddings_tab(session):
 
 def test_wait_starts_the_first_layout_even_before_the_pump_ticks(session):
     view = explorer(session)
-    assert view.layout is None
+    assert view.coordinates is None
     view.wait()
-    assert view.layout is not None and view.scatter.n_points == 80
+    assert view.coordinates is not None and view.scatter.n_points == 80
     view.close()
