@@ -352,7 +352,9 @@ def test_closing_cancels_a_running_job_and_leaves_no_thread(session, monkeypatch
     assert not [t for t in threading.enumerate() if t.name.startswith("nbviz-tsne")]
     assert flag not in session._callbacks
     view.close()  # twice is fine
-    view.compute()  # a closed view starts nothing
+    view.compute()  # a closed view starts nothing, and waiting on it returns
+    view.compute(wait=True, timeout=5)
+    view.wait(timeout=5)
     assert view.job.threads_alive == 0 and not view.running
 
 
@@ -441,3 +443,23 @@ def test_explorer_leaves_training_bit_identical(digits_split):
     assert plain.keys() == watched.keys()
     for key in plain:
         assert torch.equal(plain[key], watched[key]), key
+
+
+def test_wait_times_out_with_advice_and_cancel_keeps_the_layout(session, monkeypatch):
+    view = explorer(session)
+    view.compute(wait=True)
+    previous = view.coordinates
+
+    def slow(X, method, init=None, callback=None, cancel=None):
+        if cancel.wait(20):
+            raise ProjectionCancelled("cancelled")
+        return np.zeros((len(X), 2), np.float32)
+
+    monkeypatch.setattr(project_mod, "project", slow)
+    with pytest.raises(TimeoutError, match=r"explorer\.cancel\(\)"):
+        view.compute(wait=True, timeout=0.5)
+    view.cancel()
+    view.wait(timeout=10)
+    assert "cancelled" in view.status.value and "previous layout is kept" in view.status.value
+    np.testing.assert_array_equal(view.coordinates, previous)
+    view.close()

@@ -278,10 +278,11 @@ class EmbeddingExplorer(LiveView):
             TimeoutError: not done within ``timeout`` seconds (``cancel()`` stops it).
         """
         deadline = time.monotonic() + timeout
-        while True:
+        while not self._closed:  # a closed view starts nothing: nothing to wait for
             epoch = not self.session.loop_active
             self._start_pending(include_epoch=epoch)
-            if not self.job.wait(max(0.0, deadline - time.monotonic())):
+            if not self.job.wait(max(0.0, deadline - time.monotonic())) or \
+                    (time.monotonic() > deadline and (self.job.running or self._pending(epoch))):
                 raise TimeoutError(f"the projection did not finish in {timeout} s; call explorer.cancel()")
             if not self.job.running and not self._pending(include_epoch=epoch):
                 break
