@@ -180,10 +180,9 @@ class EmbeddingExplorer(LiveView):
                                              description="colour by")
         self.auto_refresh = guarded.Checkbox(value=self.refresh_each_epoch, description="refresh each epoch",
                                              indent=False)
-        self._links = [traitlets.link((self.layer_select, "value"), (self, "layer")),
-                       traitlets.link((self.method_select, "value"), (self, "method")),
-                       traitlets.link((self.color_select, "value"), (self, "color_by")),
-                       traitlets.link((self.auto_refresh, "value"), (self, "refresh_each_epoch"))]
+        self._links = [self._link(self.layer_select, "layer"), self._link(self.method_select, "method"),
+                       self._link(self.color_select, "color_by"),
+                       self._link(self.auto_refresh, "refresh_each_epoch")]
         self.compute_button = widgets.Button(description="Compute", icon="refresh")
         self.progress = widgets.IntProgress(0, 0, 100, description="t-SNE", layout={"visibility": "hidden"})
         self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True,
@@ -212,6 +211,10 @@ class EmbeddingExplorer(LiveView):
                          self.status, self.scatter, self.gallery_title, self.gallery]
 
     # ---- validated state ----------------------------------------------------------------------
+    def _link(self, control: widgets.Widget, name: str) -> Any:
+        """Keep ``control.value`` and the trait ``name`` equal (the one place links are made)."""
+        return traitlets.link((control, "value"), (self, name))
+
     @traitlets.validate("layer")
     def _valid_layer(self, proposal: traitlets.Bunch) -> str:
         try:
