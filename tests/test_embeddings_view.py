@@ -463,3 +463,45 @@ def test_wait_times_out_with_advice_and_cancel_keeps_the_layout(session, monkeyp
     assert "cancelled" in view.status.value and "previous layout is kept" in view.status.value
     np.testing.assert_array_equal(view.coordinates, previous)
     view.close()
+
+
+def test_clicks_on_several_threads_while_training_keep_state_and_controls_equal(digits_split):
+    """Comm messages arrive on several subshell threads at once (JupyterLab >= 4.4)."""
+    import random
+
+    torch.manual_seed(0)
+    train, val = digits_split.loaders(32)
+    run = nbviz.TrainingSession(MnistCNN(), train, val, epochs=2)
+    view = EmbeddingExplorer(run, n_samples=80)
+    errors = []
+
+    def clicks(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(300):
+            control = rng.choice([view.layer_select, view.method_select, view.color_select])
+            index = rng.choice([None, -1, 999, 0, 1, rng.randrange(len(control.options))])
+            try:
+                control.set_state({"index": index})
+                if rng.random() < 0.1:
+                    view.method = rng.choice(["pca", "tsne"])  # and from Python at the same time
+            except Exception as exc:  # noqa: BLE001 - any error is the failure
+                errors.append(repr(exc))
+
+    run.start()
+    try:
+        threads = [threading.Thread(target=clicks, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert (view.layer, view.method, view.color_by) == \
+            (view.layer_select.value, view.method_select.value, view.color_select.value)
+        run.wait()
+        view.wait(120)
+        assert view.last_error is None and view.coordinates.shape == (80, 2)
+        assert f"at {view.layer}" in view.status.value
+    finally:
+        run.stop()
+        view.close()
+    assert view.job.threads_alive == 0 and run.error is None

@@ -155,6 +155,7 @@ class EmbeddingExplorer(LiveView):
         self._lock = threading.Lock()  # guards the small state below, never held while working
         self._refresh_lock = threading.RLock()  # one refresh at a time (pump, wait())
         self._start_lock = threading.Lock()  # one start at a time
+        self._state_lock = threading.RLock()  # the traits and their controls change together
         self._epoch = threading.Event()
         self._request: str | None = "full"  # the first layout, started by the first tick
         self._running_layer = layer
@@ -211,9 +212,38 @@ class EmbeddingExplorer(LiveView):
                          self.status, self.scatter, self.gallery_title, self.gallery]
 
     # ---- validated state ----------------------------------------------------------------------
-    def _link(self, control: widgets.Widget, name: str) -> Any:
-        """Keep ``control.value`` and the trait ``name`` equal (the one place links are made)."""
-        return traitlets.link((control, "value"), (self, name))
+    def _link(self, control: widgets.Widget, name: str) -> Callable[[], None]:
+        """Keep ``control.value`` and the trait ``name`` equal; returns the unlink function.
+
+        The one place links are made. Not ``traitlets.link``: clicks arriving on several comm
+        threads at once break it ("the source value changed while updating the target").
+        Both directions hold the view's state lock; a value the trait refuses puts the
+        control back. (Main's ``nbviz.views.links.ControlLink`` does the same on the run's
+        shared lock and can replace this body.)
+        """
+        lock = self._state_lock
+
+        def from_control(change: traitlets.Bunch) -> None:
+            with lock:
+                if change["new"] == getattr(self, name):
+                    return
+                try:
+                    setattr(self, name, change["new"])
+                except traitlets.TraitError:
+                    setattr(control, "value", getattr(self, name))
+
+        def from_view(change: traitlets.Bunch) -> None:
+            with lock:
+                if getattr(control, "value") != change["new"]:
+                    setattr(control, "value", change["new"])
+
+        control.observe(from_control, names="value")
+        self.observe(from_view, names=name)
+
+        def unlink() -> None:
+            control.unobserve(from_control, names="value")
+            self.unobserve(from_view, names=name)
+        return unlink
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal: traitlets.Bunch) -> str:
@@ -488,8 +518,8 @@ class EmbeddingExplorer(LiveView):
         flag = getattr(self, "_flag", None)
         if flag is not None:
             self.session.remove_callback(flag)
-        for link in getattr(self, "_links", []):
-            link.unlink()
+        for unlink in getattr(self, "_links", []):
+            unlink()
         job = getattr(self, "job", None)
         if job is not None:
             with self._start_lock:  # a start in progress finishes first, then is cancelled
