@@ -212,7 +212,7 @@ class EmbeddingExplorer(LiveView):
                          self.status, self.scatter, self.gallery_title, self.gallery]
 
     # ---- validated state ----------------------------------------------------------------------
-    def _link(self, control: widgets.Widget, name: str) -> Callable[[], None]:
+    def _link(self, control: Any, name: str) -> Callable[[], None]:
         """Keep ``control.value`` and the trait ``name`` equal; returns the unlink function.
 
         The one place links are made. Not ``traitlets.link``: clicks arriving on several comm
@@ -230,12 +230,12 @@ class EmbeddingExplorer(LiveView):
                 try:
                     setattr(self, name, change["new"])
                 except traitlets.TraitError:
-                    setattr(control, "value", getattr(self, name))
+                    control.value = getattr(self, name)
 
         def from_view(change: traitlets.Bunch) -> None:
             with lock:
-                if getattr(control, "value") != change["new"]:
-                    setattr(control, "value", change["new"])
+                if control.value != change["new"]:
+                    control.value = change["new"]
 
         control.observe(from_control, names="value")
         self.observe(from_view, names=name)
