@@ -250,3 +250,24 @@ def test_align_rotates_the_new_layout_onto_the_previous(monkeypatch) -> None:
     job.start(X, "pca")  # without align the turned picture is kept as it came
     job.wait(30)
     np.testing.assert_allclose(job.layout, first @ turn + 3.0, atol=1e-5)
+
+
+def test_pca_of_wide_features_matches_the_exact_axes() -> None:
+    """Wide features (a ResNet's 512, a VGG's 4096 dims) take the randomized path: same layout."""
+    import sys
+
+    from sklearn.decomposition import PCA
+
+    pca_mod = sys.modules["nbviz.embed.pca"]  # (the package's `pca` is the function)
+    rng = np.random.default_rng(0)
+    d = pca_mod.EXACT_DIMS * 4
+    scales = 1.0 / np.sqrt(1 + np.arange(d))  # a slowly decaying spectrum: the hard case
+    X = (rng.standard_normal((400, d)) * scales).astype(np.float32)
+    Y = project(X, "pca")
+    ref = PCA(n_components=2, svd_solver="full").fit_transform(X)
+    assert Y.shape == (400, 2) and np.array_equal(project(X, "pca"), Y)  # deterministic
+    for j in range(2):
+        assert abs(np.corrcoef(Y[:, j], ref[:, j])[0, 1]) > 0.99999
+        np.testing.assert_allclose(np.abs(Y[:, j]), np.abs(ref[:, j]), atol=1e-3 * np.abs(ref).max())
+    few = project(X[:3], "pca")  # fewer points than the subspace width
+    assert few.shape == (3, 2) and np.isfinite(few).all()
