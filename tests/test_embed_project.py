@@ -271,3 +271,21 @@ def test_pca_of_wide_features_matches_the_exact_axes() -> None:
         np.testing.assert_allclose(np.abs(Y[:, j]), np.abs(ref[:, j]), atol=1e-3 * np.abs(ref).max())
     few = project(X[:3], "pca")  # fewer points than the subspace width
     assert few.shape == (3, 2) and np.isfinite(few).all()
+
+
+def test_jobs_still_running_at_exit_are_cancelled() -> None:
+    import sys
+
+    project_mod = sys.modules["nbviz.embed.project"]
+    started = threading.Event()
+    job = ProjectionJob()
+
+    def endless(cancel, report):
+        started.set()
+        cancel.wait(30)
+        return _blobs()
+
+    job.start(endless, "pca")
+    assert started.wait(10)
+    project_mod._cancel_jobs_at_exit()  # what atexit runs before daemon threads are killed
+    assert job.threads_alive == 0 and job.status().state == "cancelled"

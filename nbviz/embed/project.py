@@ -3,9 +3,11 @@ warm start, alignment to the previous layout)."""
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,6 +65,18 @@ def project(X: Any, method: str = "pca", *, init: Any = None,
         return umap_layout(X, init=init, seed=seed, callback=callback, cancel=cancel, **options)
     except TypeError as exc:
         raise ProjectionError(f"bad UMAP option: {exc}") from None
+
+
+_jobs: weakref.WeakSet[ProjectionJob] = weakref.WeakSet()
+
+
+@atexit.register
+def _cancel_jobs_at_exit() -> None:
+    """Stop every job's threads before the interpreter kills daemon threads mid-computation
+    (a thread killed inside native code can abort the process at exit)."""
+    deadline = time.monotonic() + 2.0
+    for job in list(_jobs):
+        job.cancel(wait=True, timeout=max(0.0, deadline - time.monotonic()))
 
 
 @dataclass(frozen=True)
@@ -145,6 +159,7 @@ class ProjectionJob:
         self.duration: float | None = None
         self.shape: tuple[int, int] | None = None
         self.version = 0  # bumped on every change
+        _jobs.add(self)
 
     def start(self, X: Any, method: str = "tsne", init: Any = None, warm: bool = False,
               align: bool = False, **options: Any) -> None:
