@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from nbviz.embed import ProjectionError, ProjectionJob, project, umap_available
+from nbviz.embed import ProjectionCancelled, ProjectionError, ProjectionJob, project, umap_available
 
 
 def _blobs(n: int = 300, d: int = 6) -> np.ndarray:
@@ -123,3 +123,169 @@ def test_warm_start_only_from_a_matching_layout(monkeypatch) -> None:
     job.wait(30)
     assert inits == [None, None, (300, 2), None]
     assert job.layout_method == "tsne" and job.layout.shape == (200, 2)
+
+
+def test_prepare_runs_in_the_job_thread_with_progress_and_its_data_is_kept() -> None:
+    class Prepared:
+        def __init__(self, values: np.ndarray) -> None:
+            self.values = values
+
+    threads: list[str] = []
+    progress: list[float] = []
+    job = ProjectionJob(on_update=lambda j: progress.append(j.progress) if j.stage == "prepare" else None)
+
+    def prepare(cancel: threading.Event, report) -> Prepared:
+        threads.append(threading.current_thread().name)
+        report(0.5)
+        return Prepared(_blobs())
+
+    job.start(prepare, "pca")
+    assert job.wait(30)
+    status = job.status()
+    assert threads == ["nbviz-pca"] and 0.5 in progress
+    assert status.state == "done" and status.layout.shape == (300, 2)
+    assert isinstance(status.data, Prepared) and status.shape == (300, 6)
+    assert status.duration is not None and status.duration >= 0
+
+
+def test_failures_while_preparing_are_reported_with_their_stage() -> None:
+    job = ProjectionJob()
+    job.start(_blobs(), "pca")
+    job.wait(30)
+    good = job.layout
+
+    def broken(cancel, report):
+        raise ValueError("layer 'x' gives no vectors")
+
+    job.start(broken, "pca")
+    job.wait(30)
+    status = job.status()
+    assert (status.state, status.stage, status.error_type) == ("failed", "prepare", "ValueError")
+    assert status.reason == "layer 'x' gives no vectors" and status.layout is good
+    job.start(lambda cancel, report: np.full((4, 2), np.inf), "pca")  # unusable prepared points
+    job.wait(30)
+    assert job.status().state == "failed" and "the points has NaN or infinite" in job.status().reason
+
+
+def test_cancel_while_preparing() -> None:
+    inside = threading.Event()
+    job = ProjectionJob()
+
+    def slow(cancel, report):
+        inside.set()
+        cancel.wait(10)
+        return _blobs()
+
+    job.start(slow, "pca")
+    assert inside.wait(10)
+    job.cancel(wait=True)
+    assert job.status().state == "cancelled" and job.layout is None and job.threads_alive == 0
+
+
+def test_a_new_start_supersedes_the_running_one_without_waiting_for_it() -> None:
+    release = threading.Event()
+    job = ProjectionJob()
+
+    def stuck(cancel, report):
+        release.wait(10)  # ignores cancel: e.g. blocked on a long training step
+        return np.ones((300, 6), np.float32)
+
+    job.start(stuck, "pca")
+    job.start(_blobs(), "pca")  # returns at once although the first has not ended
+    assert job.wait(30) and job.status().state == "done"
+    newest = job.layout
+    release.set()
+    job.cancel(wait=True)
+    assert job.threads_alive == 0 and job.layout is newest and job.status().state == "done"
+
+
+def test_concurrent_starts_leave_one_run_in_force(monkeypatch) -> None:
+    """Starts from several threads at once: every run but the last is cancelled, none leaks."""
+    import sys
+
+    project_mod = sys.modules["nbviz.embed.project"]
+    outcomes: list[str] = []
+
+    def patient(X, method, init=None, callback=None, cancel=None, **kw):
+        if cancel.wait(1.5):
+            outcomes.append("cancelled")
+            raise ProjectionCancelled("cancelled")
+        outcomes.append("done")
+        return np.zeros((len(X), 2), np.float32)
+
+    monkeypatch.setattr(project_mod, "project", patient)
+    job = ProjectionJob()
+    X = _blobs()
+    barrier = threading.Barrier(4)
+
+    def starter() -> None:
+        barrier.wait()
+        job.start(X, "tsne")
+
+    threads = [threading.Thread(target=starter) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert job.wait(30) and job.status().state == "done"
+    job.cancel(wait=True)
+    assert job.threads_alive == 0
+    assert outcomes.count("done") == 1  # the others stopped before or inside project()
+
+
+def test_align_rotates_the_new_layout_onto_the_previous(monkeypatch) -> None:
+    import sys
+
+    project_mod = sys.modules["nbviz.embed.project"]
+    job = ProjectionJob()
+    X = _blobs()
+    job.start(X, "pca")
+    job.wait(30)
+    first = job.layout
+    turn = np.array([[0, -1], [1, 0]], np.float32)  # the same picture, turned a quarter
+    monkeypatch.setattr(project_mod, "project", lambda X, method, **kw: first @ turn + 3.0)
+    job.start(X, "pca", align=True)
+    job.wait(30)
+    np.testing.assert_allclose(job.layout, first, atol=1e-3)
+    job.start(X, "pca")  # without align the turned picture is kept as it came
+    job.wait(30)
+    np.testing.assert_allclose(job.layout, first @ turn + 3.0, atol=1e-5)
+
+
+def test_pca_of_wide_features_matches_the_exact_axes() -> None:
+    """Wide features (a ResNet's 512, a VGG's 4096 dims) take the randomized path: same layout."""
+    import sys
+
+    from sklearn.decomposition import PCA
+
+    pca_mod = sys.modules["nbviz.embed.pca"]  # (the package's `pca` is the function)
+    rng = np.random.default_rng(0)
+    d = pca_mod.EXACT_DIMS * 4
+    scales = 1.0 / np.sqrt(1 + np.arange(d))  # a slowly decaying spectrum: the hard case
+    X = (rng.standard_normal((400, d)) * scales).astype(np.float32)
+    Y = project(X, "pca")
+    ref = PCA(n_components=2, svd_solver="full").fit_transform(X)
+    assert Y.shape == (400, 2) and np.array_equal(project(X, "pca"), Y)  # deterministic
+    for j in range(2):
+        assert abs(np.corrcoef(Y[:, j], ref[:, j])[0, 1]) > 0.99999
+        np.testing.assert_allclose(np.abs(Y[:, j]), np.abs(ref[:, j]), atol=1e-3 * np.abs(ref).max())
+    few = project(X[:3], "pca")  # fewer points than the subspace width
+    assert few.shape == (3, 2) and np.isfinite(few).all()
+
+
+def test_jobs_still_running_at_exit_are_cancelled() -> None:
+    import sys
+
+    project_mod = sys.modules["nbviz.embed.project"]
+    started = threading.Event()
+    job = ProjectionJob()
+
+    def endless(cancel, report):
+        started.set()
+        cancel.wait(30)
+        return _blobs()
+
+    job.start(endless, "pca")
+    assert started.wait(10)
+    project_mod._cancel_jobs_at_exit()  # what atexit runs before daemon threads are killed
+    assert job.threads_alive == 0 and job.status().state == "cancelled"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -10,10 +11,10 @@ import torch
 from torch import nn
 
 import nbviz
+from nbviz.embed import ProjectionCancelled, procrustes
 from nbviz.models import MnistCNN
-from nbviz.views import embeddings as emb
 from nbviz.views.context import context_for
-from nbviz.views.embeddings import EmbeddingExplorer, procrustes
+from nbviz.views.embeddings import EmbeddingExplorer
 from nbviz.views.embeddings_data import (
     check_probe_memory,
     layer_options,
@@ -31,6 +32,10 @@ def session(digits_split):
     run.stop()
 
 
+# the background job projects through this module's project(); tests replace it there
+project_mod = sys.modules["nbviz.embed.project"]
+
+
 def explorer(session, **kwargs) -> EmbeddingExplorer:
     view = EmbeddingExplorer(session, n_samples=kwargs.pop("n_samples", 80), **kwargs)
     view.active = False  # the tests drive refresh() themselves
@@ -41,7 +46,7 @@ def test_default_layer_is_input_of_last_linear_and_pca_layout(session):
     view = explorer(session)
     assert view.layer_select.value == "fc2:input"
     view.compute(wait=True)
-    assert view.layout.shape == (80, 2)
+    assert view.coordinates.shape == (80, 2)
     assert view.scatter.n_points == 80
     assert view.last_error is None and "PCA of 80 points" in view.status.value
     labels = np.frombuffer(view.scatter.labels, np.int32)
@@ -55,7 +60,7 @@ def test_default_layer_is_input_of_last_linear_and_pca_layout(session):
 def test_tsne_progress_animates_and_cancel_keeps_previous_layout(session, monkeypatch):
     view = explorer(session)
     view.compute(wait=True)
-    previous = view.layout
+    previous = view.coordinates
     started, release = threading.Event(), threading.Event()
     frames = []
 
@@ -64,10 +69,10 @@ def test_tsne_progress_animates_and_cancel_keeps_previous_layout(session, monkey
         started.set()
         release.wait(5)
         if cancel.is_set():
-            raise emb.embed.ProjectionCancelled("t-SNE cancelled")
+            raise ProjectionCancelled("t-SNE cancelled")
         return np.zeros((len(X), 2), np.float32)
 
-    monkeypatch.setattr(emb.embed, "project", fake_project)
+    monkeypatch.setattr(project_mod, "project", fake_project)
     view.method_select.value = "tsne"
     view.refresh()  # starts the job
     assert started.wait(5)
@@ -80,7 +85,7 @@ def test_tsne_progress_animates_and_cancel_keeps_previous_layout(session, monkey
     release.set()
     view.wait()
     assert "cancelled" in view.status.value
-    np.testing.assert_array_equal(view.layout, previous)
+    np.testing.assert_array_equal(view.coordinates, previous)
     np.testing.assert_allclose(np.frombuffer(view.scatter.positions, np.float32).reshape(-1, 2), previous)
     assert view.cancel_button.disabled and view.progress.layout.visibility == "hidden"
     view.close()
@@ -89,17 +94,17 @@ def test_tsne_progress_animates_and_cancel_keeps_previous_layout(session, monkey
 def test_failing_projection_keeps_layout_and_shows_error(session, monkeypatch):
     view = explorer(session)
     view.compute(wait=True)
-    previous = view.layout
+    previous = view.coordinates
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("solver exploded")
 
-    monkeypatch.setattr(emb.embed, "project", broken)
+    monkeypatch.setattr(project_mod, "project", broken)
     view.compute(wait=True)
     assert "solver exploded" in view.status.value and "nbviz-error" in view.status.value
     assert "previous layout is kept" in view.status.value
     assert view.last_error.startswith("RuntimeError")
-    np.testing.assert_array_equal(view.layout, previous)
+    np.testing.assert_array_equal(view.coordinates, previous)
     view.close()
 
 
@@ -128,16 +133,16 @@ def test_layer_without_vectors_gets_a_clear_message(digits_split):
     view.compute(wait=True)
     status = view.status.value
     assert "features failed" in status and "batch of vectors (n, d)" in status and "pick another layer" in status
-    assert view.layout is None
+    assert view.coordinates is None
     view.layer_select.value = "fc:input"
     view.refresh()
     view.wait()
-    assert view.layout.shape == (40, 2)
+    assert view.coordinates.shape == (40, 2)
     view.close()
 
 
 def test_probe_set_too_large_is_refused_with_the_size():
-    with pytest.raises(ValueError, match=r"needs about 70\.\d+ GiB, but only 8\.00 GiB is free.*smaller n_samples"):
+    with pytest.raises(ValueError, match=r"100,000 samples of shape \(3, 224, 224\).* need 70\.\d+ GiB, but only 8\.00 GiB is available.*smaller n_samples"):
         check_probe_memory(100_000, (3, 224, 224), 4, available=8 * 2**30)
     assert check_probe_memory(100, (1, 28, 28), 4, available=8 * 2**30) > 0
 
@@ -158,17 +163,17 @@ def test_constructor_arguments_are_checked(session):
 def test_epoch_end_only_flags_and_refresh_warm_starts(session, monkeypatch):
     view = explorer(session)
     view.compute(wait=True)
-    before = view.layout
+    before = view.coordinates
     seen = {}
-    real = emb.embed.project
+    real = project_mod.project
 
     def recording(X, method, init=None, callback=None, cancel=None):
         seen["init"] = init
         return real(X, method, init=init, callback=callback, cancel=cancel)
 
-    monkeypatch.setattr(emb.embed, "project", recording)
+    monkeypatch.setattr(project_mod, "project", recording)
     view._flag.on_epoch_end(session)  # what the training thread calls: no work done there
-    assert view._job is None or not view._job.is_alive() or "init" not in seen
+    assert not view.running and "init" not in seen
     view.refresh()
     view.wait()
     np.testing.assert_array_equal(seen["init"], before)
@@ -240,7 +245,263 @@ def test_dashboard_has_an_embeddings_tab(session):
 
 def test_wait_starts_the_first_layout_even_before_the_pump_ticks(session):
     view = explorer(session)
-    assert view.layout is None
+    assert view.coordinates is None
     view.wait()
-    assert view.layout is not None and view.scatter.n_points == 80
+    assert view.coordinates is not None and view.scatter.n_points == 80
     view.close()
+
+
+def test_coordinates_do_not_shadow_the_ipywidgets_layout(session):
+    import ipywidgets as widgets
+
+    view = explorer(session)
+    assert isinstance(view.layout, widgets.Layout)  # the box's own layout trait, usable as ever
+    view.layout.width = "600px"
+    view.compute(wait=True)
+    assert view.coordinates.shape == (80, 2) and view.coordinates.dtype == np.float32
+    assert view.layout.width == "600px"
+    view.close()
+
+
+def test_bad_values_from_the_front_end_leave_the_explorer_working(session):
+    """index=None / out of range / a non-bool, as a browser may send them: refused, work goes on."""
+    view = explorer(session)
+    view.compute(wait=True)
+    before = (view.layer, view.method, view.color_by, view.refresh_each_epoch)
+    for control, state in [(view.layer_select, {"index": None}), (view.layer_select, {"index": 999}),
+                           (view.layer_select, {"index": -1}), (view.method_select, {"index": None}),
+                           (view.method_select, {"index": 7}), (view.color_select, {"index": None}),
+                           (view.color_select, {"index": 1.5}), (view.auto_refresh, {"value": None}),
+                           (view.auto_refresh, {"value": "yes"})]:
+        control.set_state(state)
+        assert control.value is not None, (control, state)
+    assert (view.layer, view.method, view.color_by, view.refresh_each_epoch) == before
+    assert not view._pending(include_epoch=True) and not view.running  # nothing was asked for
+    # the state itself refuses what is not a choice, from Python too, and keeps its value
+    import traitlets
+
+    for name, bad in [("layer", "nope"), ("method", None), ("method", "mds"), ("color_by", "size")]:
+        with pytest.raises(traitlets.TraitError):
+            setattr(view, name, bad)
+    assert (view.layer, view.method, view.color_by) == before[:3]
+    # a valid choice from the front end still works, and the worker gets a valid layer
+    view.layer_select.set_state({"index": 1})
+    assert view.layer == view.layer_select.value != before[0]
+    view.refresh()
+    view.wait()
+    assert view.last_error is None and view.coordinates.shape == (80, 2)
+    assert f"at {view.layer}" in view.status.value
+    view.close()
+
+
+def test_a_second_compute_cancels_the_first_and_the_newer_layout_wins(session, monkeypatch):
+    view = explorer(session)
+    first_started, first_cancelled, first_returned = threading.Event(), threading.Event(), threading.Event()
+    newer = np.arange(160, dtype=np.float32).reshape(80, 2)
+    calls = []
+
+    def fake_project(X, method, init=None, callback=None, cancel=None):
+        calls.append(method)
+        if len(calls) == 1:
+            first_started.set()
+            if cancel.wait(10):
+                first_cancelled.set()
+            try:  # a slow solver that ignores the cancel: its late result must not win
+                return np.full((len(X), 2), -5.0, np.float32)
+            finally:
+                first_returned.set()
+        return newer.copy()
+
+    monkeypatch.setattr(project_mod, "project", fake_project)
+    view.compute()
+    assert first_started.wait(10) and view.running
+    view.compute(wait=True)
+    assert first_cancelled.is_set() and first_returned.wait(10)
+    for _ in range(100):  # the superseded thread winds down on its own
+        if view.job.threads_alive == 0:
+            break
+        threading.Event().wait(0.05)
+    assert view.job.threads_alive == 0
+    view.refresh()
+    np.testing.assert_array_equal(view.coordinates, newer)
+    np.testing.assert_array_equal(np.frombuffer(view.scatter.positions, np.float32).reshape(-1, 2), newer)
+    assert view.last_error is None and "PCA of 80 points" in view.status.value
+    view.close()
+
+
+def test_closing_cancels_a_running_job_and_leaves_no_thread(session, monkeypatch):
+    view = explorer(session, method="tsne")
+    started, saw_cancel = threading.Event(), threading.Event()
+
+    def endless(X, method, init=None, callback=None, cancel=None):
+        started.set()
+        for i in range(100_000):  # an optimiser that checks its cancel event every iteration
+            if cancel.is_set():
+                saw_cancel.set()
+                raise ProjectionCancelled("cancelled")
+            callback(i, 100_000, np.zeros((len(X), 2), np.float32))
+            threading.Event().wait(0.01)
+        return np.zeros((len(X), 2), np.float32)
+
+    monkeypatch.setattr(project_mod, "project", endless)
+    view.compute()
+    assert started.wait(10) and view.running
+    flag = view._flag
+    view.close()
+    assert saw_cancel.is_set() and view.job.threads_alive == 0
+    assert not [t for t in threading.enumerate() if t.name.startswith("nbviz-tsne")]
+    assert flag not in session._callbacks
+    view.close()  # twice is fine
+    view.compute()  # a closed view starts nothing, and waiting on it returns
+    view.compute(wait=True, timeout=5)
+    view.wait(timeout=5)
+    assert view.job.threads_alive == 0 and not view.running
+
+
+def test_closing_during_feature_extraction_while_training(digits_split):
+    """Features are computed at the training loop's batch boundaries; closing mid-way stops them."""
+    torch.manual_seed(0)
+    train, val = digits_split.loaders(16)
+    run = nbviz.TrainingSession(MnistCNN(), train, val, epochs=50)
+    view = EmbeddingExplorer(run, n_samples=300, method="tsne")
+    view.active = False
+    seen = []
+    view.job.on_update = lambda job: seen.append((job.stage, job.state))
+    run.start()
+    try:
+        view.compute()
+        for _ in range(200):
+            if any(stage == "prepare" and state == "running" for stage, state in seen[1:]) or \
+                    view.job.stage == "project":
+                break
+            threading.Event().wait(0.02)
+        view.close()
+        assert view.job.threads_alive == 0 and run.state == "running"
+        assert not [t for t in threading.enumerate() if t.name.startswith("nbviz-tsne")]
+    finally:
+        run.stop()
+    assert run.error is None
+
+
+def test_the_refresh_after_an_epoch_warm_starts_from_the_last_layout(session, monkeypatch):
+    view = explorer(session, method="tsne")
+    view.compute(wait=True)
+    before = view.coordinates
+    assert "t-SNE of 80 points" in view.status.value and "warm" not in view.status.value
+    inits = []
+    real = project_mod.project
+
+    def recording(X, method, init=None, callback=None, cancel=None, **options):
+        inits.append(None if init is None else np.array(init))
+        return real(X, method, init=init, callback=callback, cancel=cancel, **options)
+
+    monkeypatch.setattr(project_mod, "project", recording)
+    session.start()  # one epoch: the training thread's on_epoch_end flags the refresh
+    session.wait()
+    assert view._epoch.is_set() or view.running or inits  # flagged (or the pump already began)
+    view.wait()  # training is over: the refresh owed for the epoch runs now
+    assert len(inits) == 1 and inits[0] is not None
+    np.testing.assert_array_equal(inits[0], before)
+    assert "t-SNE (warm start) of 80 points" in view.status.value
+    assert f"step {session.step_count}" in view.status.value and session.step_count > 0
+    after = view.coordinates
+    assert after.shape == before.shape and not np.array_equal(after, before)
+    # warm-started and aligned: the points move, the picture does not jump
+    assert np.median(np.linalg.norm(after - before, axis=1)) < np.median(np.linalg.norm(before - before.mean(0), axis=1))
+    # a user's method switch is a fresh run, not a warm one
+    inits.clear()
+    view.method = "pca"
+    view.wait()
+    view.method = "tsne"
+    view.wait()
+    assert inits[-1] is None and "warm" not in view.status.value
+    view.close()
+
+
+def test_explorer_leaves_training_bit_identical(digits_split):
+    """Features at batch boundaries under the probe rules: weights equal with and without it."""
+    def train(with_view: bool) -> dict:
+        torch.manual_seed(0)
+        tr, va = digits_split.loaders(64)
+        run = nbviz.TrainingSession(MnistCNN(), tr, va, epochs=2)
+        view = EmbeddingExplorer(run, n_samples=100, method="pca") if with_view else None
+        if view is not None:
+            view.active = False
+            run.start()
+            for _ in range(3):
+                view.compute(wait=True)  # computed while the training thread runs
+        else:
+            run.start()
+        run.wait()
+        if view is not None:
+            view.wait()
+            assert view.last_error is None
+            view.close()
+        return {k: v.clone() for k, v in run.model.state_dict().items()}
+
+    plain, watched = train(False), train(True)
+    assert plain.keys() == watched.keys()
+    for key in plain:
+        assert torch.equal(plain[key], watched[key]), key
+
+
+def test_wait_times_out_with_advice_and_cancel_keeps_the_layout(session, monkeypatch):
+    view = explorer(session)
+    view.compute(wait=True)
+    previous = view.coordinates
+
+    def slow(X, method, init=None, callback=None, cancel=None):
+        if cancel.wait(20):
+            raise ProjectionCancelled("cancelled")
+        return np.zeros((len(X), 2), np.float32)
+
+    monkeypatch.setattr(project_mod, "project", slow)
+    with pytest.raises(TimeoutError, match=r"explorer\.cancel\(\)"):
+        view.compute(wait=True, timeout=0.5)
+    view.cancel()
+    view.wait(timeout=10)
+    assert "cancelled" in view.status.value and "previous layout is kept" in view.status.value
+    np.testing.assert_array_equal(view.coordinates, previous)
+    view.close()
+
+
+def test_clicks_on_several_threads_while_training_keep_state_and_controls_equal(digits_split):
+    """Comm messages arrive on several subshell threads at once (JupyterLab >= 4.4)."""
+    import random
+
+    torch.manual_seed(0)
+    train, val = digits_split.loaders(32)
+    run = nbviz.TrainingSession(MnistCNN(), train, val, epochs=2)
+    view = EmbeddingExplorer(run, n_samples=80)
+    errors = []
+
+    def clicks(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(300):
+            control = rng.choice([view.layer_select, view.method_select, view.color_select])
+            index = rng.choice([None, -1, 999, 0, 1, rng.randrange(len(control.options))])
+            try:
+                control.set_state({"index": index})
+                if rng.random() < 0.1:
+                    view.method = rng.choice(["pca", "tsne"])  # and from Python at the same time
+            except Exception as exc:  # noqa: BLE001 - any error is the failure
+                errors.append(repr(exc))
+
+    run.start()
+    try:
+        threads = [threading.Thread(target=clicks, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert (view.layer, view.method, view.color_by) == \
+            (view.layer_select.value, view.method_select.value, view.color_select.value)
+        run.wait()
+        view.wait(120)
+        assert view.last_error is None and view.coordinates.shape == (80, 2)
+        assert f"at {view.layer}" in view.status.value
+    finally:
+        run.stop()
+        view.close()
+    assert view.job.threads_alive == 0 and run.error is None

@@ -8,7 +8,6 @@ lives only for the duration of one batch.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,10 +19,9 @@ from torch import nn
 
 from ..probes import model_device, probe_mode
 from .errors import ProjectionCancelled
+from .memory import available_memory, require_memory
 
 MAX_SAMPLES = 100_000
-#: refuse when the features would take more than this share of the memory available now
-MEMORY_SHARE = 0.5
 
 
 class FeatureError(ValueError):
@@ -105,36 +103,11 @@ def _to_vectors(value: Any, batch: int, where: str, pool: str) -> tuple[torch.Te
     return value.detach().float().flatten(1), "flatten"
 
 
-def available_memory() -> int | None:
-    """Bytes of memory available now (psutil if installed, else sysconf), or None."""
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except Exception:
-        try:
-            return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError, AttributeError):
-            return None
-
-
-def _size(n_bytes: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n_bytes < 1024 or unit == "GiB":
-            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.2f} {unit}"
-        n_bytes /= 1024
-    return ""  # unreachable
-
-
 def check_memory(n: int, d: int, what: str = "features") -> None:
     """Refuse (FeatureError) when n x d float32 would not fit comfortably in memory."""
-    need = n * d * 4
-    free = available_memory()
-    if free is not None and need > MEMORY_SHARE * free:
-        raise FeatureError(
-            f"{what} for {n:,} samples x {d:,} dims need {_size(need)} as float32, "
-            f"but only {_size(free)} is available (at most {MEMORY_SHARE:.0%} is "
-            "used); use fewer samples, pool='avg', or a layer with fewer dimensions")
+    require_memory(n * d * 4, f"{what} for {n:,} samples x {d:,} dims",
+                   "use fewer samples, pool='avg', or a layer with fewer dimensions",
+                   available=available_memory(), error=FeatureError)
 
 
 def _data(source: Any, inputs: Any, targets: Any, n: int) -> tuple[torch.Tensor, Any]:

@@ -1,39 +1,50 @@
 """EmbeddingExplorer: a live 2-D map (PCA, t-SNE, UMAP) of a layer's features for the probe set.
 
 Features come from any layer (default: the input of the last Linear) for up to 100k probe
-samples, computed at batch boundaries under the probe guarantees. The projection runs in a
-worker thread: t-SNE reports progress, so the scatter animates while it optimises, and can
-be cancelled. During training the layout is recomputed after each epoch, warm-started from
-the previous one so points move instead of jumping. Hovering a point shows its image, label,
-prediction and confidence in the browser; a box or lasso selection comes back as
-``explorer.selected`` and is shown as a gallery; clicking a point selects that sample for
-the other views (``self.context.selection.sample``).
+samples. One background path does the work: a :class:`nbviz.embed.ProjectionJob` whose thread
+first computes the features, one chunk per training batch boundary under the probe guarantees
+(:func:`nbviz.embed.extract_features`), then projects them, reporting progress (the scatter
+animates while t-SNE optimises) and stopping on Cancel. After each training epoch the layout is
+recomputed, warm-started from the previous one and aligned to it, so points move instead of
+jumping; a failed or cancelled run keeps the last good layout. Hovering a point shows its image,
+label, prediction and confidence in the browser; a box or lasso selection comes back as
+``explorer.selected`` and is shown as a gallery; clicking a point selects that sample for the
+other views (``self.context.selection.sample``).
 
 Example:
     >>> explorer = nbviz.EmbeddingExplorer(session, n_samples=2000, method="tsne")
     >>> explorer.compute(wait=True)
-    >>> explorer.selected
+    >>> explorer.coordinates.shape, explorer.selected
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
+import traitlets
 
 from .. import embed
 from ..widgets import guarded
 from ..widgets.image_grid import ImageGrid
 from ..widgets.scatter import ScatterWidget
 from .base import LiveView, check_session, message_html
-from .embeddings_data import check_probe_memory, layer_options, point_colors, thumbnails_of
+from .embeddings_data import (
+    check_probe_memory,
+    layer_options,
+    point_colors,
+    split_layer,
+    thumbnails_of,
+)
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 COLOR_BY = {"label": "true label", "prediction": "predicted label", "correct": "correct / wrong", "loss": "loss"}
 MAX_SAMPLES = 100_000
+IDLE_TEXT = "press Compute (or wait for the first layout)"
 
 
 def available_methods() -> list[str]:
@@ -41,27 +52,44 @@ def available_methods() -> list[str]:
     return [m for m in METHODS if m != "umap" or embed.umap_available()]
 
 
-def procrustes(Y: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Y rotated/reflected (no scaling) to best match ``reference``, so refreshes do not flip."""
-    if Y.shape != reference.shape:
-        return Y
-    mu, ref_mu = Y.mean(0), reference.mean(0)
-    u, _, vt = np.linalg.svd((Y - mu).T @ (reference - ref_mu))
-    return ((Y - mu) @ (u @ vt) + ref_mu).astype(np.float32)
+def check_method(method: object) -> str:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    if method not in available_methods():
+        raise ValueError("UMAP needs umap-learn: pip install 'nbviz[umap]' (or use 'pca' or 'tsne')")
+    return str(method)
+
+
+def check_color_by(color_by: object) -> str:
+    if color_by not in COLOR_BY:
+        raise ValueError(f"color_by must be one of {list(COLOR_BY)}, got {color_by!r}")
+    return str(color_by)
+
+
+def check_layer(layer: object, values: list[str]) -> str:
+    if layer not in values:
+        more = " ..." if len(values) > 8 else ""
+        raise ValueError(f"unknown layer {layer!r}; choose one of {values[:8]}{more}")
+    return str(layer)
 
 
 class _EpochFlag:
-    """Training-thread callback: only flags that an epoch ended (the pump does the work)."""
+    """Training-thread callback: only flags that an epoch ended and wakes the pump."""
 
-    def __init__(self, event: threading.Event) -> None:
-        self.event = event
+    def __init__(self, event: threading.Event, wake: Callable[[], None]) -> None:
+        self.event, self.wake = event, wake
 
     def on_epoch_end(self, run: Any) -> None:
         self.event.set()
+        self.wake()
 
 
 class EmbeddingExplorer(LiveView):
     """Scatter of the probe set's features, projected to 2-D, live across training.
+
+    The view's state is its traits ``layer``, ``method``, ``color_by`` and
+    ``refresh_each_epoch`` (validated; linked to the controls). The last finished layout is
+    :attr:`coordinates`; :attr:`job` is the background :class:`nbviz.embed.ProjectionJob`.
 
     Args:
         session: the run (``nbviz.TrainingSession`` or ``nbviz.watch(...)``).
@@ -75,72 +103,95 @@ class EmbeddingExplorer(LiveView):
         max_gallery: most images the selection gallery shows.
 
     Raises:
+        TypeError: ``session`` is not a run.
         ValueError: a bad argument, or a probe set that would not fit in memory (the
             message gives the size it needs).
     """
 
     min_interval = 0.2
 
+    layer = traitlets.Unicode(help="'name' (a module's output) or 'name:input' (its input)")
+    method = traitlets.Unicode("pca", help="pca, tsne or umap")
+    color_by = traitlets.Unicode("label", help="label, prediction, correct or loss")
+    refresh_each_epoch = traitlets.Bool(True, help="recompute, warm-started, after each epoch")
+
     def __init__(self, session: Any, n_samples: int = 2000, layer: str | None = None,
                  method: str = "pca", color_by: str = "label", refresh_each_epoch: bool = True,
                  class_names: list[str] | None = None, max_gallery: int = 120) -> None:
-        self.session = check_session(session)
-        if not isinstance(n_samples, int) or not 3 <= n_samples <= MAX_SAMPLES:
+        # arguments first: a refusal leaves nothing behind (no widget, no pump registration)
+        check_session(session)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or not 3 <= n_samples <= MAX_SAMPLES:
             raise ValueError(f"n_samples must be an int in 3..{MAX_SAMPLES}, got {n_samples!r}")
-        if method not in METHODS:
-            raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-        if method not in available_methods():
-            raise ValueError("UMAP needs umap-learn: pip install 'nbviz[umap]' (or use 'pca' or 'tsne')")
-        if color_by not in COLOR_BY:
-            raise ValueError(f"color_by must be one of {list(COLOR_BY)}, got {color_by!r}")
-        first, _ = session.probe_batch(1)
-        check_probe_memory(n_samples, tuple(first.shape[1:]), first.element_size())
-        inputs, targets = session.probe_batch(n_samples)
-        self._inputs, self._targets = inputs, targets
-        self._labels = (targets.long().numpy() if targets.dim() == 1 and not targets.is_floating_point()
-                        else np.full(len(inputs), -1, np.int64))
+        check_method(method)
+        check_color_by(color_by)
+        if isinstance(max_gallery, bool) or not isinstance(max_gallery, int) or max_gallery < 0:
+            raise ValueError(f"max_gallery must be a whole number >= 0, got {max_gallery!r}")
         options = layer_options(session.model)
         if not options:
             raise ValueError("the model has no submodules to take features from")
         values = [value for _, value in options]
-        layer = layer if layer is not None else values[0]
-        if layer not in values:
-            raise ValueError(f"unknown layer {layer!r}; choose one of {values[:8]}{' ...' if len(values) > 8 else ''}")
+        layer = check_layer(values[0] if layer is None else layer, values)
+        first, _ = session.probe_batch(1)
+        check_probe_memory(n_samples, tuple(first.shape[1:]), first.element_size())
+        inputs, targets = session.probe_batch(n_samples)
+
+        super().__init__(session)
+        try:
+            self._setup(options, inputs, targets, layer, method, color_by, refresh_each_epoch,
+                        class_names, max_gallery)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, options: list[tuple[str, str]], inputs: Any, targets: Any, layer: str,
+               method: str, color_by: str, refresh_each_epoch: bool,
+               class_names: list[str] | None, max_gallery: int) -> None:
+        self._inputs, self._targets = inputs, targets
+        self._labels = (targets.long().numpy() if targets.dim() == 1 and not targets.is_floating_point()
+                        else np.full(len(inputs), -1, np.int64))
+        self._layer_values = [value for _, value in options]
         self.class_names = list(class_names) if class_names else None
         self.max_gallery = max_gallery
+        self._lock = threading.Lock()  # guards the small state below, never held while working
+        self._refresh_lock = threading.RLock()  # one refresh at a time (pump, wait())
+        self._start_lock = threading.Lock()  # one start at a time
+        self._state_lock = threading.RLock()  # the traits and their controls change together
+        self._epoch = threading.Event()
+        self._request: str | None = "full"  # the first layout, started by the first tick
+        self._running_layer = layer
+        self._versions = {"colors": 1, "gallery": 0, "info": 0}
+        self._shown = {k: -1 for k in self._versions}
+        self._job_seen = -1
+        self._shown_positions: np.ndarray | None = None
+        self._features: embed.Features | None = None
+        self._gallery_items: list[int] = []
+        self._job_text = (IDLE_TEXT, "info")
+        self._color_note = ""
+        self.last_error: str | None = None
+        self.last_duration: float | None = None
+        self.job = embed.ProjectionJob(on_update=lambda _job: self.poke())
 
+        self.layer, self.method, self.color_by = layer, method, color_by
+        self.refresh_each_epoch = bool(refresh_each_epoch)
         self.layer_select = guarded.Dropdown(options=options, value=layer, description="features")
         self.method_select = guarded.ToggleButtons(
             options=[(METHODS[m], m) for m in available_methods()], value=method,
             style={"button_width": "64px"})
         self.color_select = guarded.Dropdown(options=[(v, k) for k, v in COLOR_BY.items()], value=color_by,
                                              description="colour by")
+        self.auto_refresh = guarded.Checkbox(value=self.refresh_each_epoch, description="refresh each epoch",
+                                             indent=False)
+        self._links = [self._link(self.layer_select, "layer"), self._link(self.method_select, "method"),
+                       self._link(self.color_select, "color_by"),
+                       self._link(self.auto_refresh, "refresh_each_epoch")]
         self.compute_button = widgets.Button(description="Compute", icon="refresh")
-        self.auto_refresh = guarded.Checkbox(value=refresh_each_epoch, description="refresh each epoch", indent=False)
         self.progress = widgets.IntProgress(0, 0, 100, description="t-SNE", layout={"visibility": "hidden"})
         self.cancel_button = widgets.Button(description="Cancel", icon="stop", disabled=True,
                                             layout={"visibility": "hidden"})
-        self.status = widgets.HTML(message_html("press Compute (or wait for the first layout)", "info"))
+        self.status = widgets.HTML(message_html(IDLE_TEXT, "info"))
         self.scatter = ScatterWidget()
         self.gallery_title = widgets.HTML("")
         self.gallery = ImageGrid()
-
-        self._lock = threading.Lock()
-        self._refresh_lock = threading.Lock()
-        self._cancel = threading.Event()
-        self._epoch = threading.Event()
-        self._job: threading.Thread | None = None
-        self._request: str | None = "full"
-        self._layout: np.ndarray | None = None
-        self._live: np.ndarray | None = None
-        self._versions = {"live": 0, "info": 0, "colors": 1, "gallery": 0, "status": 0}
-        self._shown = {k: -1 for k in self._versions}
-        self._progress: tuple[int, int] | None = None
-        self._message = ("", "info")
-        self._features: embed.Features | None = None
-        self._gallery_items: list[int] = []
-        self.last_error: str | None = None
-        self.last_duration: float | None = None
 
         thumbs = thumbnails_of(inputs)
         if thumbs is not None:
@@ -149,17 +200,71 @@ class EmbeddingExplorer(LiveView):
         self.scatter.on_click(self._on_point_click)
         self.scatter.observe(self._on_selected, names="selected")
         self.gallery.on_click(self._on_gallery_click)
-        self.layer_select.observe(self._on_choice, names="value")
-        self.method_select.observe(self._on_choice, names="value")
-        self.color_select.observe(lambda _c: self._bump("colors"), names="value")
+        self.observe(self._on_choice, names=["layer", "method"])
+        self.observe(self._on_color, names="color_by")
+        self.observe(lambda _c: self.poke(), names="refresh_each_epoch")
         self.compute_button.on_click(lambda _b: self._ask("full"))
         self.cancel_button.on_click(lambda _b: self.cancel())
-        self._flag = _EpochFlag(self._epoch)
-        session.add_callback(self._flag)
-        controls = widgets.HBox([self.layer_select, self.method_select, self.color_select])
-        actions = widgets.HBox([self.compute_button, self.auto_refresh, self.progress, self.cancel_button])
-        super().__init__(session, children=[controls, actions, self.status, self.scatter,
-                                            self.gallery_title, self.gallery])
+        self._flag = _EpochFlag(self._epoch, self.context.pump.poke)
+        self.session.add_callback(self._flag)
+        self.children = [widgets.HBox([self.layer_select, self.method_select, self.color_select]),
+                         widgets.HBox([self.compute_button, self.auto_refresh, self.progress, self.cancel_button]),
+                         self.status, self.scatter, self.gallery_title, self.gallery]
+
+    # ---- validated state ----------------------------------------------------------------------
+    def _link(self, control: Any, name: str) -> Callable[[], None]:
+        """Keep ``control.value`` and the trait ``name`` equal; returns the unlink function.
+
+        The one place links are made. Not ``traitlets.link``: clicks arriving on several comm
+        threads at once break it ("the source value changed while updating the target").
+        Both directions hold the view's state lock; a value the trait refuses puts the
+        control back. (Main's ``nbviz.views.links.ControlLink`` does the same on the run's
+        shared lock and can replace this body.)
+        """
+        lock = self._state_lock
+
+        def from_control(change: traitlets.Bunch) -> None:
+            with lock:
+                if change["new"] == getattr(self, name):
+                    return
+                try:
+                    setattr(self, name, change["new"])
+                except traitlets.TraitError:
+                    control.value = getattr(self, name)
+
+        def from_view(change: traitlets.Bunch) -> None:
+            with lock:
+                if control.value != change["new"]:
+                    control.value = change["new"]
+
+        control.observe(from_control, names="value")
+        self.observe(from_view, names=name)
+
+        def unlink() -> None:
+            control.unobserve(from_control, names="value")
+            self.unobserve(from_view, names=name)
+        return unlink
+
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal: traitlets.Bunch) -> str:
+        try:
+            return check_layer(proposal["value"], self._layer_values)
+        except ValueError as exc:
+            raise traitlets.TraitError(str(exc)) from None
+
+    @traitlets.validate("method")
+    def _valid_method(self, proposal: traitlets.Bunch) -> str:
+        try:
+            return check_method(proposal["value"])
+        except ValueError as exc:
+            raise traitlets.TraitError(str(exc)) from None
+
+    @traitlets.validate("color_by")
+    def _valid_color_by(self, proposal: traitlets.Bunch) -> str:
+        try:
+            return check_color_by(proposal["value"])
+        except ValueError as exc:
+            raise traitlets.TraitError(str(exc)) from None
 
     # ---- public API -------------------------------------------------------------------------
     @property
@@ -172,52 +277,73 @@ class EmbeddingExplorer(LiveView):
         self.scatter.selected = [int(i) for i in indices]
 
     @property
-    def layout(self) -> np.ndarray | None:
-        """The last completed 2-D layout (n, 2), or None before the first."""
-        with self._lock:
-            return None if self._layout is None else self._layout.copy()
+    def coordinates(self) -> np.ndarray | None:
+        """The last completed 2-D layout (n, 2) float32, or None before the first."""
+        layout = self.job.layout
+        return None if layout is None else layout.copy()
 
     @property
     def running(self) -> bool:
-        job = self._job
-        return job is not None and job.is_alive()
+        """True while features or a layout are being computed."""
+        return self.job.running
 
     def compute(self, wait: bool = False, timeout: float = 300.0) -> None:
-        """Recomputes features and layout now (``wait``: block until done, then show it)."""
-        self._start("full")
+        """Recomputes features and layout now, cancelling a running computation.
+
+        Args:
+            wait: block until done (and the widgets show it).
+            timeout: seconds to wait at most.
+
+        Raises:
+            TimeoutError: ``wait`` and not done within ``timeout``.
+        """
+        self._ask("full")
+        self._start_pending(include_epoch=False)
         if wait:
             self.wait(timeout)
 
     def wait(self, timeout: float = 300.0) -> None:
-        """Blocks until the running (or requested) projection ends, then updates the widgets."""
-        with self._lock:
-            pending = self._request
-        if pending is not None:  # asked for but the pump has not started it yet
-            self._start(pending)
-        job = self._job
-        if job is not None:
-            job.join(timeout)
-            if job.is_alive():
+        """Blocks until the running (or requested) computation ends, then updates the widgets.
+
+        Once training is over, a refresh still owed for the last epoch is run too.
+
+        Raises:
+            TimeoutError: not done within ``timeout`` seconds (``cancel()`` stops it).
+        """
+        deadline = time.monotonic() + timeout
+        while not self._closed:  # a closed view starts nothing: nothing to wait for
+            epoch = not self.session.loop_active
+            self._start_pending(include_epoch=epoch)
+            if not self.job.wait(max(0.0, deadline - time.monotonic())) or \
+                    (time.monotonic() > deadline and (self.job.running or self._pending(epoch))):
                 raise TimeoutError(f"the projection did not finish in {timeout} s; call explorer.cancel()")
+            if not self.job.running and not self._pending(include_epoch=epoch):
+                break
         self.refresh()
 
     def cancel(self) -> None:
-        """Stops a running projection; the previous layout stays."""
-        self._cancel.set()
-
-    # ---- observers: validate and set state only ---------------------------------------------
-    def _bump(self, key: str) -> None:
+        """Stops the running computation (and any requested one); the previous layout stays."""
         with self._lock:
-            self._versions[key] += 1
+            self._request = None
+        self.job.cancel()
         self.poke()
 
+    # ---- observers: validate and set state only ---------------------------------------------
     def _ask(self, kind: str) -> None:
         with self._lock:
             self._request = kind
         self.poke()
 
+    def _bump(self, key: str) -> None:
+        with self._lock:
+            self._versions[key] += 1
+        self.poke()
+
     def _on_choice(self, _change: Any) -> None:
         self._ask("full")
+
+    def _on_color(self, _change: Any) -> None:
+        self._bump("colors")
 
     def _on_selected(self, _change: Any) -> None:
         self._bump("gallery")
@@ -230,115 +356,119 @@ class EmbeddingExplorer(LiveView):
         if 0 <= tile < len(items):
             self.context.selection.sample = items[tile]
 
-    def _say(self, text: str, kind: str = "info") -> None:
+    # ---- starting work (one background path: the projection job) ------------------------------
+    def _pending(self, include_epoch: bool) -> bool:
         with self._lock:
-            self._message = (text, kind)
-            self._versions["status"] += 1
+            if self._request is not None:
+                return True
+        return include_epoch and self._epoch_due()
 
-    # ---- the worker -------------------------------------------------------------------------
-    def _start(self, kind: str) -> bool:
-        with self._lock:
-            if self._job is not None and self._job.is_alive():
+    def _epoch_due(self) -> bool:
+        return (self._epoch.is_set() and self.refresh_each_epoch and self.job.layout is not None
+                and not self.job.running)
+
+    def _start_pending(self, include_epoch: bool = True) -> bool:
+        """Start the requested computation, or the refresh owed for an epoch; True if started."""
+        with self._start_lock:
+            if self._closed:
                 return False
-            self._request = None
-            self._cancel.clear()
-            init = self._layout if kind == "refresh" else None
-            args = (self.layer_select.value, self.method_select.value, init)
-            self._job = threading.Thread(target=self._work, args=args, name="nbviz-embedding", daemon=True)
-            self._job.start()
+            with self._lock:
+                kind, self._request = self._request, None
+            if kind is None and include_epoch and self._epoch_due():
+                kind = "refresh"
+            if kind is None:
+                return False
+            self._epoch.clear()  # any new computation shows the model as it is now
+            layer, method = self.layer, self.method  # validated traits
+            module, side = split_layer(layer)
+            session, inputs, targets = self.session, self._inputs, self._targets
+
+            def features(cancel: threading.Event, report: Callable[[float], None]) -> embed.Features:
+                return embed.extract_features(session, inputs, targets, layer=module, side=side,
+                                              n=len(inputs), cancel=cancel,
+                                              progress=lambda done, total: report(done / total))
+
+            with self._lock:
+                self._running_layer = layer
+            self.job.start(features, method, warm=kind == "refresh", align=True)
             return True
-
-    def _on_progress(self, iteration: int, total: int, Y: np.ndarray) -> None:
-        with self._lock:
-            self._live = np.array(Y, dtype=np.float32, copy=True)
-            self._versions["live"] += 1
-            self._progress = (iteration, total)
-        self.poke()
-
-    def _work(self, layer: str, method: str, init: np.ndarray | None) -> None:
-        name = METHODS[method]
-        stage = "features"
-        try:
-            self._say(f"computing features of {len(self._inputs)} samples at {layer} ...")
-            name_, _, side = layer.partition(":")
-            feats = embed.extract_features(self.session, self._inputs, self._targets, layer=name_,
-                                           side="input" if side == "input" else "output",
-                                           n=len(self._inputs), cancel=self._cancel)
-            X = feats.values
-            with self._lock:
-                self._features = feats
-                self._versions["info"] += 1
-                self._versions["colors"] += 1
-                if method == "tsne":
-                    self._progress = (0, 1)
-            stage = name
-            self._say(f"{name} of {X.shape[0]} x {X.shape[1]} features ...")
-            start = time.perf_counter()
-            Y = embed.project(X, method, init=init, callback=self._on_progress, cancel=self._cancel)
-            duration = time.perf_counter() - start
-            Y = np.asarray(Y, dtype=np.float32)
-            if Y.shape != (len(self._inputs), 2) or not np.isfinite(Y).all():
-                raise ValueError(f"{name} returned an unusable layout (shape {Y.shape}, or NaN values)")
-            with self._lock:
-                if self._layout is not None:
-                    Y = procrustes(Y, self._layout)
-                self._layout = self._live = Y
-                self._versions["live"] += 1
-                self.last_error, self.last_duration = None, duration
-            warm = " (warm start)" if init is not None and method != "pca" else ""
-            self._say(f"{name}{warm} of {len(Y)} points, {X.shape[1]}-d features at {layer}, "
-                      f"step {self.session.step_count}: {duration:.2f} s")
-        except Exception as exc:  # noqa: BLE001 - any failure must keep the previous layout
-            cancelled = self._cancel.is_set() or isinstance(exc, embed.ProjectionCancelled)
-            with self._lock:
-                self._live = self._layout
-                self._versions["live"] += 1
-                self.last_error = None if cancelled else f"{type(exc).__name__}: {exc}"
-            kept = "the previous layout is kept" if self._layout is not None else "no layout yet"
-            if cancelled:
-                self._say(f"{name} cancelled; {kept}.", "warning")
-            else:
-                self._say(f"{stage} failed: {exc}\n({kept}; pick another layer or method and press Compute)",
-                          "error")
-        finally:
-            with self._lock:
-                self._progress = None
-            self.poke()
 
     # ---- the pump -------------------------------------------------------------------------
     def refresh(self) -> None:
         """Starts requested work and pushes what changed to the widgets (pump thread)."""
         with self._refresh_lock:
-            if self._epoch.is_set() and self.auto_refresh.value and self._layout is not None:
-                if self._start("refresh"):
-                    self._epoch.clear()
-            if self._request is not None:
-                self._start(self._request)
+            if self._closed:
+                return
+            self._start_pending()
+            status = self.job.status()
             with self._lock:
                 versions = dict(self._versions)
-                live, progress, message = self._live, self._progress, self._message
             changed = {k for k, v in versions.items() if v != self._shown[k]}
             self._shown = versions
+            if status.data is not None and status.data is not self._features:
+                self._features = status.data
+                changed |= {"info", "colors"}
             with self.scatter.hold_sync():
-                if "live" in changed and live is not None:
-                    same = self.scatter.n_points == len(live)
-                    self.scatter.transition_ms = 250 if progress is not None else 700
-                    self.scatter.set_positions(live, animate=same)
+                shown = status.shown
+                if shown is not None and shown is not self._shown_positions:
+                    self._shown_positions = shown
+                    self.scatter.transition_ms = 250 if status.state == "running" else 700
+                    self.scatter.set_positions(shown, animate=self.scatter.n_points == len(shown))
                 if "info" in changed:
                     self._push_info()
                 if "colors" in changed:
                     self._push_colors()
             if "gallery" in changed:
                 self._push_gallery()
-            running = progress is not None
-            with self.progress.hold_sync():
-                self.progress.layout.visibility = "visible" if running else "hidden"
-                if running:
-                    self.progress.value = int(100 * progress[0] / max(progress[1], 1))
-            self.cancel_button.disabled = not running
-            self.cancel_button.layout.visibility = "visible" if running else "hidden"
-            if "status" in changed:
-                self.status.value = message_html(*message) if message[0] else ""
+            if status.version != self._job_seen:
+                self._job_seen = status.version
+                self._push_job(status)
+            text, kind = self._job_text
+            if self._color_note:
+                text, kind = f"{text}\n{self._color_note}", "warning" if kind == "info" else kind
+            self.status.value = message_html(text, kind)
+
+    def _push_job(self, status: embed.JobStatus) -> None:
+        running = status.state == "running"
+        with self.progress.hold_sync():
+            self.progress.layout.visibility = "visible" if running else "hidden"
+            if running:
+                self.progress.value = int(100 * status.progress)
+                self.progress.description = ("features" if status.stage == "prepare"
+                                             else METHODS.get(status.method or "", "layout"))
+        self.cancel_button.disabled = not running
+        self.cancel_button.layout.visibility = "visible" if running else "hidden"
+        if status.state == "done":
+            self.last_error, self.last_duration = None, status.duration
+        elif status.state == "failed":
+            self.last_error = f"{status.error_type}: {status.reason}"
+        elif status.state == "cancelled":
+            self.last_error = None
+        self._job_text = self._describe(status)
+
+    def _describe(self, status: embed.JobStatus) -> tuple[str, str]:
+        name = METHODS.get(status.method or "", "layout")
+        kept = "the previous layout is kept" if status.layout is not None else "no layout yet"
+        if status.state == "running":
+            if status.stage == "prepare":
+                return f"computing features of {len(self._inputs)} samples at {self._running_layer} ...", "info"
+            n, d = status.shape or (len(self._inputs), 0)
+            return f"{name} of {n} x {d} features ...", "info"
+        if status.state == "done" and status.layout is not None:
+            feats = status.data
+            where = f"{feats.layer}:input" if feats is not None and feats.side == "input" else \
+                getattr(feats, "layer", "?")
+            dims = feats.values.shape[1] if feats is not None else 0
+            warm = " (warm start)" if status.warm and status.method != "pca" else ""
+            return (f"{name}{warm} of {len(status.layout)} points, {dims}-d features at {where}, "
+                    f"step {self.session.step_count}: {status.duration or 0.0:.2f} s"), "info"
+        if status.state == "cancelled":
+            return f"{name} cancelled; {kept}.", "warning"
+        if status.state == "failed":
+            what = "features" if status.stage == "prepare" else name
+            return (f"{what} failed: {status.reason}\n({kept}; pick another layer or method and "
+                    "press Compute)"), "error"
+        return IDLE_TEXT, "info"
 
     def _names(self) -> list[str]:
         feats = self._features
@@ -350,7 +480,8 @@ class EmbeddingExplorer(LiveView):
 
     def _predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         feats = self._features
-        if feats is None or feats.predictions is None or len(feats.predictions) != len(self._labels):
+        if feats is None or feats.predictions is None or feats.confidence is None \
+                or len(feats.predictions) != len(self._labels):
             return None
         loss = feats.loss if feats.loss is not None else np.full(len(self._labels), np.nan, np.float32)
         return feats.predictions, feats.confidence, loss
@@ -364,10 +495,9 @@ class EmbeddingExplorer(LiveView):
                                   losses=pred[2], class_names=self._names())
 
     def _push_colors(self) -> None:
-        colors, note = point_colors(self.color_select.value, self._labels, self._predictions(), self._names())
+        colors, note = point_colors(self.color_by, self._labels, self._predictions(), self._names())
         self.scatter.set_colors(**colors)
-        if note:
-            self._say(note, "warning")
+        self._color_note = note
 
     def _push_gallery(self) -> None:
         chosen = self.selected
@@ -384,13 +514,14 @@ class EmbeddingExplorer(LiveView):
         else:
             self.gallery.set_tiles(np.zeros((0, 1, 1), np.uint8), labels=[])
 
-    def close(self) -> None:
-        if "session" not in self.__dict__:  # __init__ refused its arguments: nothing to release
-            return
-        super().close()
-
     def on_close(self) -> None:
-        if hasattr(self, "_flag"):  # absent when __init__ refused its arguments
-            self._cancel.set()
-            self.session.remove_callback(self._flag)
-
+        flag = getattr(self, "_flag", None)
+        if flag is not None:
+            self.session.remove_callback(flag)
+        for unlink in getattr(self, "_links", []):
+            unlink()
+        job = getattr(self, "job", None)
+        if job is not None:
+            with self._start_lock:  # a start in progress finishes first, then is cancelled
+                job.cancel()
+            job.cancel(wait=True)

@@ -1,9 +1,8 @@
-"""Data helpers of the embedding explorer: memory check, layer choices, colours, thumbnails."""
+"""Data helpers of the embedding explorer: probe-set size, layer choices, colours, thumbnails."""
 
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 import numpy as np
@@ -11,35 +10,26 @@ import torch
 from torch import nn
 
 from ..embed import FeatureError, default_layer
+from ..embed.memory import require_memory
 from ..widgets.images import image_tiles
 
 FEATURE_BYTES_GUESS = 4 * 1024  # float32 features of up to 1024 dims per sample
-
-
-def available_memory() -> int:
-    """Bytes of physical memory free now (Linux/macOS), or a large number when unknown."""
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - other platforms
-        return 1 << 62
 
 
 def check_probe_memory(n: int, sample_shape: tuple[int, ...], element_size: int = 4,
                        available: int | None = None) -> int:
     """Bytes a probe set of ``n`` samples needs (inputs, thumbnails, features, layouts).
 
+    Checked before the set is drawn, with the embedding package's one memory check.
+
     Raises:
-        ValueError: more than half the free memory; the message gives the size needed.
+        ValueError: more than half the memory available; the message gives the size needed.
     """
     numel = math.prod(sample_shape) if sample_shape else 1
     need = n * (numel * element_size + numel + FEATURE_BYTES_GUESS + 64)
-    free = available_memory() if available is None else available
-    if need > free // 2:
-        raise ValueError(
-            f"a probe set of {n} samples of shape {tuple(sample_shape)} needs about "
-            f"{need / 2**30:.2f} GiB, but only {free / 2**30:.2f} GiB is free (the explorer uses "
-            "at most half); pass a smaller n_samples")
-    return need
+    return require_memory(need, f"a probe set of {n:,} samples of shape {tuple(sample_shape)} "
+                          "(inputs, thumbnails, features)", "pass a smaller n_samples",
+                          available=available)
 
 
 def layer_options(model: nn.Module) -> list[tuple[str, str]]:
@@ -54,6 +44,13 @@ def layer_options(model: nn.Module) -> list[tuple[str, str]]:
         if name:
             options.append((f"{name} ({type(module).__name__})", name))
     return options
+
+
+def split_layer(value: str) -> tuple[str, str]:
+    """A layer choice as (module name, "input" | "output"): ``"fc2:input"`` -> ("fc2", "input")."""
+    if value.endswith(":input"):
+        return value[: -len(":input")], "input"
+    return value, "output"
 
 
 def point_colors(color_by: str, labels: np.ndarray, pred: tuple[np.ndarray, ...] | None,
