@@ -40,6 +40,7 @@ from .embeddings_data import (
     split_layer,
     thumbnails_of,
 )
+from .links import ControlLink
 
 METHODS = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 COLOR_BY = {"label": "true label", "prediction": "predicted label", "correct": "correct / wrong", "loss": "loss"}
@@ -155,7 +156,6 @@ class EmbeddingExplorer(LiveView):
         self._lock = threading.Lock()  # guards the small state below, never held while working
         self._refresh_lock = threading.RLock()  # one refresh at a time (pump, wait())
         self._start_lock = threading.Lock()  # one start at a time
-        self._state_lock = threading.RLock()  # the traits and their controls change together
         self._epoch = threading.Event()
         self._request: str | None = "full"  # the first layout, started by the first tick
         self._running_layer = layer
@@ -213,37 +213,8 @@ class EmbeddingExplorer(LiveView):
 
     # ---- validated state ----------------------------------------------------------------------
     def _link(self, control: Any, name: str) -> Callable[[], None]:
-        """Keep ``control.value`` and the trait ``name`` equal; returns the unlink function.
-
-        The one place links are made. Not ``traitlets.link``: clicks arriving on several comm
-        threads at once break it ("the source value changed while updating the target").
-        Both directions hold the view's state lock; a value the trait refuses puts the
-        control back. (Main's ``nbviz.views.links.ControlLink`` does the same on the run's
-        shared lock and can replace this body.)
-        """
-        lock = self._state_lock
-
-        def from_control(change: traitlets.Bunch) -> None:
-            with lock:
-                if change["new"] == getattr(self, name):
-                    return
-                try:
-                    setattr(self, name, change["new"])
-                except traitlets.TraitError:
-                    control.value = getattr(self, name)
-
-        def from_view(change: traitlets.Bunch) -> None:
-            with lock:
-                if control.value != change["new"]:
-                    control.value = change["new"]
-
-        control.observe(from_control, names="value")
-        self.observe(from_view, names=name)
-
-        def unlink() -> None:
-            control.unobserve(from_control, names="value")
-            self.unobserve(from_view, names=name)
-        return unlink
+        """Keep ``control.value`` and the trait ``name`` equal across threads; returns the unlink."""
+        return ControlLink(control, self, name, self.context.state_lock).unlink
 
     @traitlets.validate("layer")
     def _valid_layer(self, proposal: traitlets.Bunch) -> str:
