@@ -36,6 +36,8 @@ _LAZY = {
     "embed": "nbviz.embed",
     "datasets": "nbviz.datasets",
     "models": "nbviz.models",
+    "check": "nbviz.debug",
+    "Checklist": "nbviz.views.checklist",
 }
 
 
