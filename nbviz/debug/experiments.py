@@ -20,6 +20,7 @@ class Curve:
     losses: list[float] = field(default_factory=list)
     lrs: list[float] = field(default_factory=list)
     suggestion: float | None = None
+    timed_out: bool = False
 
 
 def _train(ctx: CheckContext, make_opt: str, steps: int, batch: int, seconds: float) -> Curve:
@@ -36,7 +37,10 @@ def _train(ctx: CheckContext, make_opt: str, steps: int, batch: int, seconds: fl
         loss = ctx.loss_fn(ctx.forward(model, x), y)
         value = float(loss.detach())
         curve.losses.append(value)
-        if not math.isfinite(value) or not loss.requires_grad or time.perf_counter() > end:
+        if not math.isfinite(value) or not loss.requires_grad:
+            break
+        if time.perf_counter() > end:
+            curve.timed_out = True
             break
         if len(curve.losses) > 5 and value < 0.05 * curve.losses[0]:
             break  # memorised: no need to go on
@@ -49,12 +53,14 @@ def _learned(curve: Curve) -> bool:
     if len(curve.losses) < 2 or not all(math.isfinite(v) for v in curve.losses):
         return False
     first, last = curve.losses[0], min(curve.losses[-3:])
-    return last < 0.5 * first or last < 0.05
+    return last < 0.8 * first or last < 0.05  # falling clearly (slow setups may take longer)
 
 
 def overfit_one_batch(ctx: CheckContext, steps: int = 60, batch: int = 16,
                       seconds: float = 6.0) -> Finding:
     """Train a copy on one small batch; a healthy setup drives its loss down quickly.
+
+    It fails only when the loss does not fall by 20% in ``steps`` steps (or diverges).
 
     With the user's optimizer first; if that does not learn, with Adam(lr=1e-3), to tell an
     optimizer setting from a model or loss problem.
@@ -70,6 +76,11 @@ def overfit_one_batch(ctx: CheckContext, steps: int = 60, batch: int = 16,
     svg = curve_svg(range(len(user.losses)), user.losses, title=f"loss on {n} samples, your optimizer")
     evidence = [f"your optimizer: loss {user.losses[0]:.3g} -> {user.losses[-1]:.3g} in "
                 f"{len(user.losses)} steps"]
+    if user.timed_out and not _learned(user):
+        return Finding("experiments.overfit", title, "skipped",
+                       f"ran out of time after {len(user.losses)} steps ({seconds:g} s; loss "
+                       f"{user.losses[0]:.3g} -> {user.losses[-1]:.3g}); run it alone with "
+                       "more time", evidence=evidence, evidence_html=svg)
     if _learned(user):
         return Finding("experiments.overfit", title, "pass",
                        f"loss on {n} samples falls {user.losses[0]:.3g} -> {min(user.losses):.3g} "
@@ -77,6 +88,10 @@ def overfit_one_batch(ctx: CheckContext, steps: int = 60, batch: int = 16,
     adam = _train(ctx, "adam", steps, n, seconds) if ctx.optimizer is not None else user
     evidence.append(f"Adam(lr=1e-3): loss {adam.losses[0]:.3g} -> {adam.losses[-1]:.3g}")
     svg += curve_svg(range(len(adam.losses)), adam.losses, title="Adam(lr=1e-3)")
+    if adam.timed_out and not _learned(adam):
+        return Finding("experiments.overfit", title, "skipped",
+                       f"ran out of time ({seconds:g} s per run) before the loss fell; run it "
+                       "alone with more time", evidence=evidence, evidence_html=svg)
     if ctx.optimizer is not None and _learned(adam):
         lr = ctx.optimizer.param_groups[0].get("lr")
         return Finding("experiments.overfit", title, "fail",

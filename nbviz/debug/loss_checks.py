@@ -66,6 +66,18 @@ def _last_call(ctx: CheckContext, names: set[str], module_types: tuple[type, ...
     return ""
 
 
+def _ends_in(ctx: CheckContext, names: set[str], module_types: tuple[type, ...]) -> bool:
+    """True when the judged output was produced by one of these calls (or modules)."""
+    trace = ctx.trace
+    if trace is None or ctx.output is None:
+        return False
+    modules = dict(ctx.pristine.named_modules())
+    for call in reversed(trace.calls):
+        if call.out_shape == tuple(ctx.output.shape):
+            return call.name in names or isinstance(modules.get(call.module), module_types)
+    return False
+
+
 def check_loss_input(ctx: CheckContext) -> Finding:
     """Probabilities fed to a loss that wants logits, and the reverse."""
     title = "the loss gets what it expects (logits, probabilities, log-probabilities)"
@@ -99,13 +111,12 @@ def check_loss_input(ctx: CheckContext) -> Finding:
                        f"NLLLoss needs log-probabilities but gets {what}", softmax_at or "forward",
                        "end forward with F.log_softmax(x, dim=1), or use nn.CrossEntropyLoss() "
                        "on the logits")
-    if isinstance(loss, nn.BCEWithLogitsLoss) and in_unit:
-        at = _last_call(ctx, {"sigmoid", "sigmoid_"}, (nn.Sigmoid,))
-        if at or out.numel() >= 8:
-            return Finding("loss.input", title, "fail",
-                           "every output is in [0, 1] (a sigmoid?) but BCEWithLogitsLoss applies "
-                           "the sigmoid itself", at or "forward",
-                           "drop the sigmoid at the end of forward (keep it for predictions)")
+    if isinstance(loss, nn.BCEWithLogitsLoss) and in_unit and _ends_in(ctx, {"sigmoid", "sigmoid_"},
+                                                                       (nn.Sigmoid,)):
+        return Finding("loss.input", title, "fail",
+                       "the outputs come from a sigmoid but BCEWithLogitsLoss applies the "
+                       "sigmoid itself", _last_call(ctx, {"sigmoid", "sigmoid_"}, (nn.Sigmoid,)),
+                       "drop the sigmoid at the end of forward (keep it for predictions)")
     return Finding("loss.input", title, "pass",
                    f"{type(loss).__name__} on outputs in [{float(out.min()):.3g}, "
                    f"{float(out.max()):.3g}]")
