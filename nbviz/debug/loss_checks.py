@@ -117,6 +117,13 @@ def check_loss_input(ctx: CheckContext) -> Finding:
                        "the outputs come from a sigmoid but BCEWithLogitsLoss applies the "
                        "sigmoid itself", _last_call(ctx, {"sigmoid", "sigmoid_"}, (nn.Sigmoid,)),
                        "drop the sigmoid at the end of forward (keep it for predictions)")
+    if isinstance(loss, nn.BCELoss) and not _ends_in(ctx, {"sigmoid", "sigmoid_", "softmax"},
+                                                     (nn.Sigmoid, nn.Softmax)):
+        return Finding("loss.input", title, "fail",
+                       "BCELoss needs probabilities, but the outputs do not come from a sigmoid "
+                       "(raw logits)", "loss_fn",
+                       "use nn.BCEWithLogitsLoss() on the logits (numerically safer than "
+                       "sigmoid + BCELoss)")
     return Finding("loss.input", title, "pass",
                    f"{type(loss).__name__} on outputs in [{float(out.min()):.3g}, "
                    f"{float(out.max()):.3g}]")

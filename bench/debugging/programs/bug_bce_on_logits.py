@@ -2,7 +2,7 @@
 from _common import TinyCNN, digits, loaders
 from torch import nn, optim
 
-EXPECT = {"loss.call"}
+EXPECT = {"loss.call", "loss.input"}
 WHERE = ("loss_fn",)
 
 
