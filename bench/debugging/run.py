@@ -53,9 +53,9 @@ def _targets(path: Path, where: tuple[str, ...]) -> list[str]:
 
 def evaluate(path: Path) -> Result:
     """Run nbviz.check on one program and judge its findings."""
-    import nbviz
-
     import torch
+
+    import nbviz
 
     program = load(path)
     expect = set(program.EXPECT)

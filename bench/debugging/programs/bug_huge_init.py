@@ -1,5 +1,4 @@
 """A custom init with std=1 for every weight (instead of Kaiming's 1/sqrt(fan_in))."""
-import torch
 from _common import TinyCNN, standard
 from torch import nn
 
@@ -12,6 +11,4 @@ def build():
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.normal_(m.weight, std=1.0)
-    with torch.no_grad():
-        pass
     return standard(model)

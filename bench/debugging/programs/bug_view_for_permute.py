@@ -1,5 +1,4 @@
 """Rows of the image as a sequence for an LSTM (seq-first): x.view(T, N, D) instead of permute."""
-import torch
 from _common import digits, loaders
 from torch import nn, optim
 

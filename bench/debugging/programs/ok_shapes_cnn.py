@@ -1,7 +1,8 @@
 """Correct: nbviz's ShapesCNN (residual blocks, BatchNorm) on 3x32x32 colour shapes."""
-import nbviz
 import torch
 from torch import nn
+
+import nbviz
 
 EXPECT: set = set()
 WHERE = None

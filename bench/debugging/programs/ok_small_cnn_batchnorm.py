@@ -1,6 +1,7 @@
 """Correct: nbviz's reference SmallCNN (BatchNorm, nested blocks)."""
-import nbviz
 from _common import standard
+
+import nbviz
 
 EXPECT: set = set()
 WHERE = None
