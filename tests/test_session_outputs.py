@@ -78,3 +78,14 @@ def test_nan_batch_leaves_batchnorm_statistics_intact():
     s.resume()
     s.wait(timeout=60)
     assert all(torch.isfinite(v).all() for k, v in s.model.state_dict().items() if "running" in k)
+
+
+def test_probe_from_the_training_loader_keeps_its_seeded_order():
+    def first_epoch_targets(probe: bool) -> list[int]:
+        loader = make_loader(64)
+        s = nbviz.TrainingSession(SmallCNN(width=4), loader, epochs=1)  # no val_loader
+        if probe:
+            assert len(s.probe_batch(8)[0]) == 8
+        return [int(v) for _, y in loader for v in y]  # the order the first epoch will see
+
+    assert first_epoch_targets(True) == first_epoch_targets(False)

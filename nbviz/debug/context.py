@@ -14,19 +14,9 @@ import torch
 from torch import nn
 
 from ..session.batches import BatchFormat
+from ..session.session import loader_generators
 
 TrainStep = Callable[[nn.Module, torch.optim.Optimizer, torch.Tensor, torch.Tensor], Any]
-
-
-def loader_generators(loader: object) -> list[torch.Generator]:
-    """The torch Generators a DataLoader (or its samplers) draws its order from."""
-    found: list[torch.Generator] = []
-    for owner in (loader, getattr(loader, "sampler", None),
-                  getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
-        gen = getattr(owner, "generator", None)
-        if isinstance(gen, torch.Generator) and all(gen is not g for g in found):
-            found.append(gen)
-    return found
 
 
 @contextlib.contextmanager

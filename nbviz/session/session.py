@@ -42,6 +42,33 @@ def _default_loss_message(model: nn.Module, outputs: Any) -> str:
             "from forward")
 
 
+def loader_generators(loader: object) -> list[torch.Generator]:
+    """The torch Generators a DataLoader (or its samplers) draws its order from."""
+    found: list[torch.Generator] = []
+    for owner in (loader, getattr(loader, "sampler", None),
+                  getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        gen = getattr(owner, "generator", None)
+        if isinstance(gen, torch.Generator) and all(gen is not g for g in found):
+            found.append(gen)
+    return found
+
+
+class _OrderKept:
+    """Iterates a loader and then puts its generators back, so its next epoch is unchanged."""
+
+    def __init__(self, loader: Iterable) -> None:
+        self.loader = loader
+
+    def __iter__(self) -> Any:
+        gens = loader_generators(self.loader)
+        states = [g.get_state() for g in gens]
+        try:
+            yield from self.loader
+        finally:
+            for gen, state in zip(gens, states, strict=True):
+                gen.set_state(state)
+
+
 class TrainingError(RuntimeError):
     """Training failed in the background thread; ``__cause__`` is the original exception."""
 
@@ -149,7 +176,9 @@ class TrainingSession(SessionBase):
         return self.batch_format.split(batch)
 
     def _probe_source(self) -> Iterable:
-        return self.val_loader if self.val_loader is not None else self.train_loader
+        if self.val_loader is not None:
+            return self.val_loader
+        return _OrderKept(self.train_loader)  # a probe must not change the training order
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self, paused: bool = False) -> None:
