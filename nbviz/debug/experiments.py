@@ -56,6 +56,13 @@ def _learned(curve: Curve) -> bool:
     return last < 0.8 * first or last < 0.05  # falling clearly (slow setups may take longer)
 
 
+def _memorised(curve: Curve) -> bool:
+    """Clearly fitting the batch: the loss at a third of where it started, or near zero."""
+    if len(curve.losses) < 2 or not all(math.isfinite(v) for v in curve.losses):
+        return False
+    return min(curve.losses[-3:]) < 0.3 * curve.losses[0] or min(curve.losses[-3:]) < 0.05
+
+
 def overfit_one_batch(ctx: CheckContext, steps: int = 60, batch: int = 16,
                       seconds: float = 6.0) -> Finding:
     """Train a copy on one small batch; a healthy setup drives its loss down quickly.
@@ -92,7 +99,7 @@ def overfit_one_batch(ctx: CheckContext, steps: int = 60, batch: int = 16,
         return Finding("experiments.overfit", title, "skipped",
                        f"ran out of time ({seconds:g} s per run) before the loss fell; run it "
                        "alone with more time", evidence=evidence, evidence_html=svg)
-    if ctx.optimizer is not None and _learned(adam):
+    if ctx.optimizer is not None and _memorised(adam):
         lr = ctx.optimizer.param_groups[0].get("lr")
         return Finding("experiments.overfit", title, "fail",
                        f"with your optimizer the loss on {n} samples goes {user.losses[0]:.3g} -> "
