@@ -23,12 +23,14 @@ class Curve:
     timed_out: bool = False
 
 
-def _train(ctx: CheckContext, make_opt: str, steps: int, batch: int, seconds: float) -> Curve:
+def _train(ctx: CheckContext, adam_lr: float | None, steps: int, batch: int,
+           seconds: float) -> Curve:
+    """Train a copy on one batch, with the user's optimizer (``adam_lr`` None) or Adam."""
     model = ctx.fresh_model()
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = (ctx.fresh_optimizer(model) if make_opt == "user" else None) or \
-        torch.optim.Adam(params, lr=1e-3)
+    opt = (ctx.fresh_optimizer(model) if adam_lr is None else None) or \
+        torch.optim.Adam(params, lr=adam_lr or 1e-3)
     x, y = ctx.to_device(ctx.inputs[:batch]), ctx.to_device(ctx.targets[:batch])
     curve = Curve()
     end = time.perf_counter() + seconds
@@ -79,39 +81,46 @@ def overfit_one_batch(ctx: CheckContext, steps: int = 60, batch: int = 16,
     if not any(p.requires_grad for p in ctx.pristine.parameters()):
         return Finding("experiments.overfit", title, "skipped", "no trainable parameters")
     n = min(batch, len(ctx.inputs))
-    user = _train(ctx, "user", steps, n, seconds)
-    svg = curve_svg(range(len(user.losses)), user.losses, title=f"loss on {n} samples, your optimizer")
-    evidence = [f"your optimizer: loss {user.losses[0]:.3g} -> {user.losses[-1]:.3g} in "
+    user = _train(ctx, None if ctx.optimizer is not None else 1e-3, steps, n, seconds)
+    mine = "your optimizer" if ctx.optimizer is not None else "Adam(lr=1e-3)"
+    svg = curve_svg(range(len(user.losses)), user.losses, title=f"loss on {n} samples, {mine}")
+    evidence = [f"{mine}: loss {user.losses[0]:.3g} -> {user.losses[-1]:.3g} in "
                 f"{len(user.losses)} steps"]
-    if user.timed_out and not _learned(user):
-        return Finding("experiments.overfit", title, "skipped",
-                       f"ran out of time after {len(user.losses)} steps ({seconds:g} s; loss "
-                       f"{user.losses[0]:.3g} -> {user.losses[-1]:.3g}); run it alone with "
-                       "more time", evidence=evidence, evidence_html=svg)
     if _learned(user):
         return Finding("experiments.overfit", title, "pass",
                        f"loss on {n} samples falls {user.losses[0]:.3g} -> {min(user.losses):.3g} "
-                       f"in {len(user.losses)} steps", evidence=evidence, evidence_html=svg)
-    adam = _train(ctx, "adam", steps, n, seconds) if ctx.optimizer is not None else user
-    evidence.append(f"Adam(lr=1e-3): loss {adam.losses[0]:.3g} -> {adam.losses[-1]:.3g}")
-    svg += curve_svg(range(len(adam.losses)), adam.losses, title="Adam(lr=1e-3)")
-    if adam.timed_out and not _learned(adam):
+                       f"in {len(user.losses)} steps ({mine})", evidence=evidence,
+                       evidence_html=svg)
+    timed_out = user.timed_out
+    ladder = (1e-3, 1e-2) if ctx.optimizer is not None else (1e-2,)
+    for lr in ladder:  # can the model fit the batch at all, with a forgiving optimizer?
+        adam = _train(ctx, lr, steps, n, seconds)
+        timed_out |= adam.timed_out
+        evidence.append(f"Adam(lr={lr:g}): loss {adam.losses[0]:.3g} -> {adam.losses[-1]:.3g}")
+        svg += curve_svg(range(len(adam.losses)), adam.losses, title=f"Adam(lr={lr:g})")
+        if not _memorised(adam):
+            continue
+        if ctx.optimizer is None:
+            return Finding("experiments.overfit", title, "pass",
+                           f"loss on {n} samples falls {adam.losses[0]:.3g} -> "
+                           f"{min(adam.losses):.3g} with Adam(lr={lr:g})", evidence=evidence,
+                           evidence_html=svg)
+        current = ctx.optimizer.param_groups[0].get("lr")
+        return Finding("experiments.overfit", title, "fail",
+                       f"with your optimizer the loss on {n} samples goes {user.losses[0]:.3g} -> "
+                       f"{user.losses[-1]:.3g} in {len(user.losses)} steps, while Adam(lr={lr:g}) "
+                       f"gets it to {min(adam.losses):.3g}: the optimizer settings "
+                       f"(lr={current}) are the problem", "optimizer",
+                       "change the learning rate (run the learning-rate range test), e.g. "
+                       f"torch.optim.Adam(model.parameters(), lr={lr:g})", evidence, svg)
+    if timed_out:
         return Finding("experiments.overfit", title, "skipped",
                        f"ran out of time ({seconds:g} s per run) before the loss fell; run it "
                        "alone with more time", evidence=evidence, evidence_html=svg)
-    if ctx.optimizer is not None and _memorised(adam):
-        lr = ctx.optimizer.param_groups[0].get("lr")
-        return Finding("experiments.overfit", title, "fail",
-                       f"with your optimizer the loss on {n} samples goes {user.losses[0]:.3g} -> "
-                       f"{user.losses[-1]:.3g} in {len(user.losses)} steps, while Adam(lr=1e-3) "
-                       f"gets it to {min(adam.losses):.3g}: the optimizer settings (lr={lr}) are "
-                       "the problem", "optimizer",
-                       "change the learning rate (run the learning-rate range test), e.g. "
-                       "torch.optim.Adam(model.parameters(), lr=1e-3)", evidence, svg)
     return Finding("experiments.overfit", title, "fail",
-                   f"the model cannot fit {n} samples: loss {adam.losses[0]:.3g} -> "
-                   f"{adam.losses[-1]:.3g} in {len(adam.losses)} steps even with Adam(lr=1e-3): "
-                   "the model, the loss or the labels are broken", "",
+                   f"the model cannot fit {n} samples: the loss stays near {user.losses[0]:.3g} "
+                   f"even with Adam (lr {', '.join(f'{lr:g}' for lr in ladder)}): the model, the "
+                   "loss or the labels are broken", "",
                    "look at the failed checks above; check the loss matches the output "
                    "(logits for CrossEntropyLoss) and that forward uses every layer", evidence, svg)
 
