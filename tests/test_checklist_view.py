@@ -67,3 +67,19 @@ def test_checklist_is_a_dashboard_tab(digits_split):
     finally:
         dashboard.close()
         session.stop()
+
+
+def test_checklist_of_a_watched_loop_uses_its_probe_data(digits_split):
+    train, _ = digits_split.loaders(batch_size=32)
+    model = nbviz.models.SmallCNN()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    viz = nbviz.watch(model, optimizer, probe_data=train)
+    view = Checklist(viz)
+    try:
+        view.start("checks")
+        wait_until(lambda: not view.busy, 120)
+        view.refresh()
+        assert "nbviz.check of SmallCNN" in view.status.value, view.status.value
+        assert view.last_report is not None and view.last_report["optimizer.coverage"].status == "pass"
+    finally:
+        view.close()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import ipywidgets as widgets
+import torch
 
 from ..debug import experiments, forward_checks, loss_checks
 from ..debug.context import preserved_rng
@@ -26,7 +27,10 @@ from .base import LiveView, message_html
 def _data(session: SessionBase) -> tuple[Iterable, Iterable | None, BatchFormat]:
     loader = getattr(session, "train_loader", None)
     fmt = getattr(session, "batch_format", None) or BatchFormat()
-    if loader is None:  # nbviz.watch(): its probe batch is the data it knows
+    if loader is None:  # nbviz.watch(): its probe data is the data it knows
+        probe = getattr(session, "probe_data", None)
+        if probe is not None and not isinstance(probe, torch.Tensor):
+            return probe, None, fmt
         inputs, targets = session.probe_batch(64)
         return [(inputs, targets)], None, BatchFormat()
     return loader, getattr(session, "val_loader", None), fmt
