@@ -173,5 +173,5 @@ def test_torchvision_models_run_the_checklist():
     for build in (tv.models.resnet18, tv.models.mobilenet_v3_small):
         report = nbviz.check(build(weights=None, num_classes=10), loader, experiments=())
         for check in ("forward.shapes", "forward.batch_independence", "backward.grads",
-                      "loss.call"):
+                      "backward.grad_scale", "initialisation.first_loss", "loss.call"):
             assert report[check].status == "pass", (build.__name__, report[check].text())
