@@ -36,6 +36,8 @@ _LAZY = {
     "probes": "nbviz.probes",
     "datasets": "nbviz.datasets",
     "models": "nbviz.models",
+    "check": "nbviz.debug",
+    "Checklist": "nbviz.views.checklist",
 }
 
 

@@ -27,6 +27,54 @@ from .control import StopTraining
 MAX_EPOCHS = 1_000_000
 
 
+def _is_logits(outputs: Any, targets: torch.Tensor) -> bool:
+    """True for N x C scores against N class indices (what accuracy is counted on)."""
+    return (isinstance(outputs, torch.Tensor) and outputs.dim() == 2 and targets.dim() == 1
+            and not targets.is_floating_point())
+
+
+def _default_loss_message(model: nn.Module, outputs: Any) -> str:
+    if isinstance(outputs, dict):
+        keys = [str(k) for k in outputs]
+        key = "logits" if "logits" in outputs else (keys[0] if keys else "logits")
+        what, pick = f"a dict with keys {keys}", f"out[{key!r}]"
+    elif isinstance(outputs, (tuple, list)):
+        what, pick = f"a {type(outputs).__name__} of {len(outputs)}", "out[0]"
+    else:
+        what, pick = f"a {type(outputs).__name__}", "out.logits"
+    return (f"{type(model).__name__} returns {what}, but the default loss (nn.CrossEntropyLoss) "
+            f"needs the logits tensor: pass loss_fn=lambda out, y: "
+            f"nn.functional.cross_entropy({pick}, y) to TrainingSession, or return the tensor "
+            "from forward")
+
+
+def loader_generators(loader: object) -> list[torch.Generator]:
+    """The torch Generators a DataLoader (or its samplers) draws its order from."""
+    found: list[torch.Generator] = []
+    for owner in (loader, getattr(loader, "sampler", None),
+                  getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        gen = getattr(owner, "generator", None)
+        if isinstance(gen, torch.Generator) and all(gen is not g for g in found):
+            found.append(gen)
+    return found
+
+
+class _OrderKept:
+    """Iterates a loader and then puts its generators back, so its next epoch is unchanged."""
+
+    def __init__(self, loader: Iterable) -> None:
+        self.loader = loader
+
+    def __iter__(self) -> Any:
+        gens = loader_generators(self.loader)
+        states = [g.get_state() for g in gens]
+        try:
+            yield from self.loader
+        finally:
+            for gen, state in zip(gens, states, strict=True):
+                gen.set_state(state)
+
+
 class TrainingError(RuntimeError):
     """Training failed in the background thread; ``__cause__`` is the original exception."""
 
@@ -111,6 +159,8 @@ class TrainingSession(SessionBase):
         self._thread: threading.Thread | None = None
         self._loop_alive = False
         self._end_state = "idle"
+        self._default_loss = loss_fn is None
+        self._norm_backup: list[torch.Tensor] = []
         self._initial = self._capture_state()
         self.autosave: AutoSave | None = None
         if save_every is not None:
@@ -158,7 +208,9 @@ class TrainingSession(SessionBase):
         return self.batch_format.split(batch)
 
     def _probe_source(self) -> Iterable:
-        return self.val_loader if self.val_loader is not None else self.train_loader
+        if self.val_loader is not None:
+            return self.val_loader
+        return _OrderKept(self.train_loader)  # a probe must not change the training order
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self, paused: bool = False) -> None:
@@ -280,10 +332,16 @@ class TrainingSession(SessionBase):
             inputs, targets = self._split_batch(batch)
             inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
             optimizer.zero_grad(set_to_none=True)
+            self._save_norm_stats()
             outputs = self._forward(inputs)
-            loss = self.loss_fn(outputs, targets)
+            try:
+                loss = self._loss(outputs, targets)
+            except Exception:
+                self._restore_norm_stats()  # the failed step leaves no trace in the model
+                raise
             loss_value = loss.item()
             if not math.isfinite(loss_value):
+                self._restore_norm_stats()  # a NaN batch must not poison BatchNorm's statistics
                 self._on_non_finite_loss(loss_value)
                 continue
             loss.backward()
@@ -294,7 +352,7 @@ class TrainingSession(SessionBase):
             n = len(inputs)
             seen += n
             loss_sum += loss_value * n
-            if outputs.dim() == 2 and targets.dim() == 1 and not targets.is_floating_point():
+            if _is_logits(outputs, targets):
                 correct += (outputs.detach().argmax(1) == targets).sum()
             rate_samples += n
             elapsed = time.perf_counter() - rate_t0
@@ -327,6 +385,34 @@ class TrainingSession(SessionBase):
                 raise
             raise RuntimeError(failure.message()) from exc
 
+    def _loss(self, outputs: Any, targets: torch.Tensor) -> torch.Tensor:
+        if self._default_loss and not isinstance(outputs, torch.Tensor):
+            raise TypeError(_default_loss_message(self.model, outputs))
+        return self.loss_fn(outputs, targets)
+
+    def _norm_buffers(self) -> list[torch.Tensor]:
+        return [b for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._NormBase)
+                for b in m.buffers(recurse=False)]
+
+    def _save_norm_stats(self) -> None:
+        """Copy the normalisation layers' running statistics (small) before a forward pass."""
+        buffers, backup = self._norm_buffers(), self._norm_backup
+        with torch.no_grad():
+            if len(backup) == len(buffers) and all(
+                    a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
+                    for a, b in zip(backup, buffers, strict=True)):
+                for a, b in zip(backup, buffers, strict=True):
+                    a.copy_(b)
+            else:
+                self._norm_backup = [b.detach().clone() for b in buffers]
+
+    def _restore_norm_stats(self) -> None:
+        buffers = self._norm_buffers()
+        if len(buffers) == len(self._norm_backup):
+            with torch.no_grad():
+                for saved, buffer in zip(self._norm_backup, buffers, strict=True):
+                    buffer.copy_(saved)
+
     def _on_non_finite_loss(self, value: float) -> None:
         self.control.pause()
         message = (f"loss became {value} at step {self.step_count + 1} (epoch {self.epoch + 1}); "
@@ -357,8 +443,8 @@ class TrainingSession(SessionBase):
                     inputs, targets = self._split_batch(batch)
                     inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
                     outputs = model(inputs)
-                    loss_sum += float(self.loss_fn(outputs, targets)) * len(inputs)
-                    if outputs.dim() == 2 and targets.dim() == 1 and not targets.is_floating_point():
+                    loss_sum += float(self._loss(outputs, targets)) * len(inputs)
+                    if _is_logits(outputs, targets):
                         correct += int((outputs.argmax(1) == targets).sum())
                     total += len(inputs)
         finally:

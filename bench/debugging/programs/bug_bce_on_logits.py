@@ -1,0 +1,14 @@
+"""Even/odd digits: BCELoss on raw logits (it needs probabilities)."""
+from _common import TinyCNN, digits, loaders
+from torch import nn, optim
+
+EXPECT = {"loss.call", "loss.input"}
+WHERE = ("loss_fn",)
+
+
+def build():
+    x, y, xv, yv = digits()
+    train, val = loaders(x, (y % 2).float()[:, None], xv, (yv % 2).float()[:, None])
+    model = TinyCNN(classes=1)
+    return dict(model=model, loader=train, val_loader=val, loss_fn=nn.BCELoss(),
+                optimizer=optim.SGD(model.parameters(), lr=0.05, momentum=0.9))

@@ -1,0 +1,14 @@
+"""Class indices stored as float (from a float numpy array) for CrossEntropyLoss."""
+from _common import TinyCNN, digits, loaders
+from torch import nn, optim
+
+EXPECT = {"data.targets", "loss.call"}
+WHERE = ("targets", "loss_fn")
+
+
+def build():
+    x, y, xv, yv = digits()
+    train, val = loaders(x, y.float(), xv, yv.float())
+    model = TinyCNN()
+    return dict(model=model, loader=train, val_loader=val, loss_fn=nn.CrossEntropyLoss(),
+                optimizer=optim.SGD(model.parameters(), lr=0.05, momentum=0.9))

@@ -1,0 +1,18 @@
+"""zero_grad between backward and step: every step applies zero gradients."""
+from _common import TinyCNN, standard
+from torch import nn
+
+
+def step(model, optimizer, x, y):
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.zero_grad()
+    optimizer.step()
+
+
+EXPECT = {"optimizer.zero_grad"}
+WHERE = ("train_step",)
+
+
+def build():
+    return standard(TinyCNN(), train_step=step)
