@@ -45,7 +45,8 @@ def train(views: str) -> tuple[dict[str, torch.Tensor], torch.Tensor, int, set[i
                 module, cls = target.split(":")
                 if cls not in ("FeatureMaps", "ModelStructure"):
                     opened.append(getattr(importlib.import_module(module), cls)(session))
-        no_hooks_anywhere(session.model)  # hooks live only during a probe pass
+        # hooks live only during a probe pass (checked where no probe of the pump can run)
+        session.run_at_batch_boundary(lambda: no_hooks_anywhere(session.model)).result(30)
     steps_seen: set[int] = set()
     stop = threading.Event()
 

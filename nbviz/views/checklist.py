@@ -9,6 +9,7 @@ UI pump, which alone writes the widgets (in :meth:`refresh`).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -49,6 +50,7 @@ class Checklist(LiveView):
     min_interval = 0.5
 
     def __init__(self, session: SessionBase, **kwargs: Any) -> None:
+        super().__init__(session, **kwargs)
         self.run_button = widgets.Button(description="Run checks", icon="check",
                                          tooltip="data, init, forward, backward, optimizer, loss")
         self.overfit_button = widgets.Button(description="Overfit one batch",
@@ -63,9 +65,8 @@ class Checklist(LiveView):
         self._busy = False
         self._pending: tuple[str, str] | None = None  # (status html, report html) for the pump
         self.last_report: Report | None = None
-        super().__init__(session, children=[
-            widgets.HBox([self.run_button, self.overfit_button, self.lr_button]),
-            self.status, self.output], **kwargs)
+        self.children = [widgets.HBox([self.run_button, self.overfit_button, self.lr_button]),
+                         self.status, self.output]
         self.add_class("nbviz-checklist")
         self.run_button.on_click(lambda _b: self.start("checks"))
         self.overfit_button.on_click(lambda _b: self.start("overfit"))
@@ -80,9 +81,23 @@ class Checklist(LiveView):
                 return False
             self._busy = True
             self._pending = (message_html(f"running {what} at the next batch boundary…"), "")
-        self.session.pump.poke()
-        threading.Thread(target=self._work, args=(what,), name="nbviz-checklist",
+        started = time.perf_counter()
+
+        def done(report: Report) -> None:
+            report.seconds = time.perf_counter() - started
+            self.last_report = report
+            self._finish(message_html(report.headline()), report._repr_html_())
+
+        def failed(exc: BaseException) -> None:
+            self._finish(message_html(f"the checks could not run: {type(exc).__name__}: {exc}",
+                                      "error"), "")
+
+        # a thread asks, so a click returns at once even when the checks run right away (no
+        # training loop active: they run in the asking thread)
+        job = self._job(what)
+        threading.Thread(target=lambda: self.ask(job, done, failed), name="nbviz-checklist",
                          daemon=True).start()
+        self.poke()
         return True
 
     def _job(self, what: str) -> Callable[[], Report]:
@@ -103,28 +118,17 @@ class Checklist(LiveView):
 
         return job
 
-    def _work(self, what: str) -> None:
-        import time
-
-        started = time.perf_counter()
-        try:
-            report = self.session.run_at_batch_boundary(self._job(what)).result()
-            report.seconds = time.perf_counter() - started
-            result = (message_html(report.headline()), report._repr_html_())
-            self.last_report = report
-        except Exception as exc:
-            result = (message_html(f"the checks could not run: {type(exc).__name__}: {exc}",
-                                   "error"), "")
+    def _finish(self, status: str, report: str) -> None:
         with self._lock:
-            self._pending = result
+            self._pending = (status, report)
             self._busy = False
-        self.session.pump.poke()
 
     @property
     def busy(self) -> bool:
         return self._busy
 
     def refresh(self) -> None:
+        self.deliver_answers()
         with self._lock:
             pending, self._pending = self._pending, None
         if pending is None:

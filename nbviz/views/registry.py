@@ -13,6 +13,6 @@ DASHBOARD_TABS: list[tuple[str, str]] = [
     ("Augmentation", "nbviz.views.augmentation:AugmentationPanel"),
     ("Weights", "nbviz.views.weights:Weights"),
     ("Gradients", "nbviz.views.gradients:GradientFlow"),
-    ("Checklist", "nbviz.views.checklist:Checklist"),
     ("Activations", "nbviz.views.activations:ActivationStats"),
+    ("Checklist", "nbviz.views.checklist:Checklist"),
 ]
