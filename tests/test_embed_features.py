@@ -152,3 +152,15 @@ def test_torchvision_models(name: str, layer: str, dims: int) -> None:
     maps = extract_features(model, x, layer="features.1" if "mobile" in name else "layer1",
                             side="output")
     assert maps.reduction == "avg" and maps.values.shape[0] == 4
+
+
+def test_features_of_a_layer_followed_by_an_in_place_relu_are_its_own_output():
+    from nbviz.embed import extract_features
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(inplace=True), torch.nn.Linear(16, 3))
+    x = torch.randn(32, 8)
+    feats = extract_features(model, x, layer="0", side="output")
+    expected = model[0](x).detach().numpy()
+    assert (feats.values < 0).any(), "the in-place ReLU overwrote the captured features"
+    assert abs(feats.values - expected).max() < 1e-5

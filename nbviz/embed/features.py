@@ -198,13 +198,24 @@ def extract_features(source: Any, inputs: torch.Tensor | None = None,
     return feats
 
 
+def _copied(value: Any) -> Any:
+    """``value`` with every tensor in it copied (tuples, lists and dicts followed)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().clone()
+    if isinstance(value, (tuple, list)):
+        return type(value)(_copied(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    return value
+
+
 def _forward(model: nn.Module, module: nn.Module, batch: torch.Tensor, side: str, pool: str,
              where: str) -> tuple[tuple[torch.Tensor, str | None], Any]:
-    captured: list[Any] = []
+    captured: list[Any] = []  # copies: a later in-place op (ReLU(inplace=True)) must not change them
     if side == "input":
-        handle = module.register_forward_pre_hook(lambda m, args: captured.append(args))
+        handle = module.register_forward_pre_hook(lambda m, args: captured.append(_copied(args)))
     else:
-        handle = module.register_forward_hook(lambda m, args, out: captured.append(out))
+        handle = module.register_forward_hook(lambda m, args, out: captured.append(_copied(out)))
     try:
         with probe_mode(model):
             out = model(batch.to(model_device(model)))
