@@ -297,3 +297,28 @@ def test_works_with_a_plain_loop_watch():
     finally:
         view.close()
     assert nbviz_hooks(model) == []
+
+
+def test_a_broken_model_opens_with_the_layers_before_the_failure_and_says_why():
+    class TutorialCNN(nn.Module):  # fc1 expects 64x7x7 features, 64x6x6 arrive
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 32, 3)
+            self.conv2 = nn.Conv2d(32, 64, 3)
+            self.pool = nn.MaxPool2d(2)
+            self.fc1 = nn.Linear(64 * 7 * 7, 1024)
+
+        def forward(self, x):
+            x = self.pool(torch.relu(self.conv2(torch.relu(self.conv1(x)))))
+            x = self.pool(x)
+            return self.fc1(x.flatten(1))
+
+    session = make_session(TutorialCNN(), (1, 28, 28))
+    view = FeatureMaps(session, probe_size=2)
+    try:
+        view.refresh(wait=True)
+        assert list(view.layers) == ["conv1", "conv2", "pool"]
+        assert view.grid.count == 32
+        assert "64×6×6 = 2304 features reach fc1, which expects 3136 = 64×7×7" in view.status.value
+    finally:
+        view.close()

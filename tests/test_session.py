@@ -249,8 +249,9 @@ def test_forward_failure_names_the_submodule_and_its_input_shape():
     with pytest.raises(TrainingError) as info:
         s.wait(timeout=30)
     text = str(info.value)
-    assert "'fc'" in text and "16x2304" in text and "expects 3136 input features" in text
-    assert "in_features" in text
+    assert "64×6×6 = 2304 features reach fc, which expects 3136 = 64×7×7" in text
+    assert "nn.Linear(64*6*6, 10)" in text and "test_session.py" in text  # the fix, and where
+    assert "Sequential(" not in text  # one short message, not the model's repr
     for k, v in model.state_dict().items():
         assert torch.equal(v, weights[k])
 

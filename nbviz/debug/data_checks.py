@@ -8,8 +8,8 @@ import math
 import torch
 from torch import nn
 
+from ..probes.forward_explain import dims
 from .context import CheckContext
-from .forward_explain import dims
 from .pictures import bars_svg, image_grid_html
 from .report import Finding
 

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import torch
 
+from ..probes.forward_explain import RESHAPES, dims, explain, join_location
+from ..probes.trace import Call, record
 from .context import CheckContext, pick_output
-from .forward_explain import RESHAPES, dims, explain, join_location
 from .report import Finding
-from .trace import Call, record
 
 
 def _shape_table(trace_outputs: Sequence[tuple[str, object, tuple[int, ...]]]) -> str:

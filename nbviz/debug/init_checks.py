@@ -7,10 +7,10 @@ import math
 import torch
 from torch import nn
 
+from ..probes.forward_explain import join_location
+from ..probes.trace import record
 from .context import CheckContext
-from .forward_explain import join_location
 from .report import Finding
-from .trace import record
 
 _RELU = {"relu", "relu_", "leaky_relu", "relu6", "hardtanh"}
 _SQUASH = {"tanh": (-1.0, 1.0), "tanh_": (-1.0, 1.0), "sigmoid": (0.0, 1.0),

@@ -7,8 +7,8 @@ import math
 import torch
 from torch import nn
 
+from ..probes.forward_explain import dims, join_location
 from .context import CheckContext
-from .forward_explain import dims, join_location
 from .report import Finding
 
 _TITLE = "the loss accepts the outputs and targets"

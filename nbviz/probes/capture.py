@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .diagnose import locate_forward_failure
 from .guard import model_device, probe_mode
 
 DEFAULT_TIMEOUT = 30.0
@@ -96,7 +97,20 @@ def discover_layers(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
     """Every submodule that produced an output in one probe forward pass, in execution order.
 
     Modules that never run (unused heads) are left out. The root module is not listed.
+
+    Raises:
+        Exception: whatever the forward pass raised (see :func:`discover_until_failure`).
     """
+    layers, error = discover_until_failure(model, inputs)
+    if error is not None:
+        raise error
+    return layers
+
+
+def discover_until_failure(model: nn.Module, inputs: torch.Tensor
+                           ) -> tuple[list[LayerInfo], BaseException | None]:
+    """Like :func:`discover_layers`, but a failing forward pass gives the layers that ran
+    before it and the error, so a view can still show a broken model up to the failure."""
     inputs = _prepare(model, inputs)
     names = {module: name for name, module in model.named_modules() if name}
     seen: dict[str, list[Any]] = {}  # name -> [order, shape, calls]
@@ -114,11 +128,14 @@ def discover_layers(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
         else:
             seen[name] = [len(seen), shape, 1]
 
+    error: BaseException | None = None
     try:
         for module in names:
             handles.append(module.register_forward_hook(hook))
         with probe_mode(model):
             model(inputs)
+    except Exception as exc:  # a broken model: keep what ran before the failure
+        error = exc
     finally:
         for handle in handles:
             handle.remove()
@@ -130,7 +147,7 @@ def discover_layers(model: nn.Module, inputs: torch.Tensor) -> list[LayerInfo]:
                                 params=sum(p.numel() for p in params),
                                 trainable=any(p.requires_grad for p in params),
                                 calls=calls, order=order))
-    return sorted(layers, key=lambda layer: layer.order)
+    return sorted(layers, key=lambda layer: layer.order), error
 
 
 class UnknownLayerError(KeyError):
@@ -211,14 +228,23 @@ def capture_activations(model: nn.Module, inputs: torch.Tensor, names: Sequence[
 
 
 # ---- through a session ------------------------------------------------------------------
-def session_layers(session: Any, timeout: float = DEFAULT_TIMEOUT) -> list[LayerInfo]:
-    """The layers of ``session.model`` found from one probe forward pass at a batch boundary.
+def session_layers(session: Any, timeout: float = DEFAULT_TIMEOUT) -> tuple[list[LayerInfo], str | None]:
+    """The layers of ``session.model`` found from one probe forward pass at a batch boundary,
+    and, for a model whose forward pass fails, why (the layers are those that ran before).
 
     Views reach it through their run context, which caches it so discovery happens once per run.
     """
     inputs, _ = session.probe_batch(1)
     model = session.model
-    return session.run_at_batch_boundary(lambda: discover_layers(model, inputs[:1])).result(timeout)
+
+    def discover() -> tuple[list[LayerInfo], str | None]:
+        layers, error = discover_until_failure(model, inputs[:1])
+        if error is None:
+            return layers, None
+        failure = locate_forward_failure(model, _prepare(model, inputs[:1]))
+        return layers, failure.message() if failure is not None else f"{type(error).__name__}: {error}"
+
+    return session.run_at_batch_boundary(discover).result(timeout)
 
 
 def session_activations(session: Any, names: Sequence[str], inputs: torch.Tensor,
@@ -262,5 +288,5 @@ def nbviz_hooks(model: nn.Module) -> list[tuple[str, str]]:
 
 
 __all__ = ["DEFAULT_TIMEOUT", "LayerInfo", "UnknownLayerError", "capture_activations", "discover_layers",
-           "nbviz_hooks", "resolve_layers", "session_activations", "session_layers",
+           "discover_until_failure", "nbviz_hooks", "resolve_layers", "session_activations", "session_layers",
            "submit_activations"]

@@ -1,4 +1,9 @@
-"""Find which submodule a failing forward pass failed in, and what it was given."""
+"""Say why a forward pass failed: the module or the line in ``forward``, the shapes, the fix.
+
+The failing pass is run again once, recorded call by call (:mod:`nbviz.probes.trace`), and
+explained (:mod:`nbviz.probes.forward_explain`): for the classic flatten mismatch, "64×5×5 =
+1600 features reach fc1, which expects 3136 = 64×7×7" and the nn.Linear to write instead.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .forward_explain import Explanation, explain
 from .guard import probe_mode
+from .trace import record
 
 
 def describe_shapes(value: Any) -> str:
@@ -23,58 +30,25 @@ def describe_shapes(value: Any) -> str:
 
 @dataclass
 class ForwardFailure:
-    """Where a forward pass failed: the innermost submodule running when it raised."""
+    """Why and where a forward pass failed, and what to change."""
 
-    module_name: str
-    module: nn.Module
-    input_shapes: str
+    explanation: Explanation
     error: BaseException
 
     def message(self) -> str:
-        name = self.module_name or "the model itself"
-        text = (f"the forward pass failed in submodule {name!r} ({self.module!r}), "
-                f"which received input of shape {self.input_shapes}: {self.error}")
-        if isinstance(self.module, nn.Linear):
-            text += (f". This Linear layer expects {self.module.in_features} input features; "
-                     "check the layer before it (a flatten after convolutions whose output size "
-                     "does not match in_features is the usual cause)")
-        elif isinstance(self.module, nn.modules.conv._ConvNd):
-            text += (f". This convolution expects {self.module.in_channels} input channels; "
-                     "check that the data's channels match the model")
-        return text
+        """One short paragraph: what failed (with shapes), where, and the fix."""
+        where = f" (at {self.explanation.location})" if self.explanation.location else ""
+        return f"{self.explanation.summary}{where}. Fix: {self.explanation.fix}"
 
 
-def locate_forward_failure(model: nn.Module, inputs: torch.Tensor) -> ForwardFailure | None:
-    """Re-run ``model(inputs)`` under probe guarantees, tracking the module stack.
+def locate_forward_failure(model: nn.Module, inputs: Any) -> ForwardFailure | None:
+    """Run ``model(inputs)`` again under probe guarantees, recording every call.
 
     Returns None when the pass does not fail this way (the failure was elsewhere).
     """
-    names = {m: n for n, m in model.named_modules()}
-    stack: list[tuple[nn.Module, Any]] = []
-    failure: list[ForwardFailure] = []
-
-    def pre_hook(module: nn.Module, args: Any) -> None:
-        stack.append((module, args))
-
-    def post_hook(module: nn.Module, args: Any, output: Any) -> None:
-        if stack and stack[-1][0] is module:
-            stack.pop()
-
-    handles = []
-    try:
-        for module in model.modules():
-            handles.append(module.register_forward_pre_hook(pre_hook))
-            handles.append(module.register_forward_hook(post_hook))
-        with probe_mode(model):
-            try:
-                model(inputs)
-            except Exception as exc:  # the very failure we are diagnosing
-                if stack:
-                    module, args = stack[-1]
-                    failure.append(ForwardFailure(names.get(module, "?"), module,
-                                                  describe_shapes(args[0] if len(args) == 1 else args),
-                                                  exc))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return failure[0] if failure else None
+    with probe_mode(model):
+        trace = record(model, inputs)
+    if trace.error is None:
+        return None
+    batch = len(inputs) if isinstance(inputs, torch.Tensor) and inputs.dim() else 1
+    return ForwardFailure(explain(trace, model, batch), trace.error)

@@ -36,6 +36,8 @@ class RunContext:
         # one lock for all, so view state changes on several threads never interleave
         self.state_lock = threading.RLock()
         self._layers: tuple[Any, list[LayerInfo]] | None = None
+        # why the model's forward pass fails, if it does (layers() then lists those before)
+        self.forward_failure: str | None = None
         self._stats: ParamStats | None = None
         self._stats_owners: set[int] = set()
         self._dashboards: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -58,9 +60,10 @@ class RunContext:
             cached = self._layers
         if cached is not None and not refresh and cached[0] is session.model:
             return cached[1]
-        layers = session_layers(session, timeout=timeout)
+        layers, failure = session_layers(session, timeout=timeout)
         with self._lock:
             self._layers = (session.model, layers)
+            self.forward_failure = failure
         return layers
 
     # ---- the weight and gradient recorder ------------------------------------------------------

@@ -107,6 +107,10 @@ class FeatureMaps(LiveView):
         self.timeout = timeout
         all_layers = self.context.layers(timeout=timeout)
         self.layers = {info.name: info for info in all_layers if info.spatial}
+        self._failure = self.context.forward_failure
+        if not self.layers and self._failure:
+            raise ValueError(f"the model's forward pass fails before any layer with a spatial "
+                             f"output ran: {self._failure}")
         if not self.layers:
             raise ValueError(
                 f"{type(self.session.model).__name__} has no layer with a spatial (channels x height "
@@ -305,6 +309,9 @@ class FeatureMaps(LiveView):
         self._sent["drawn"] = state
         if self._note:
             self._show_status(self._note, "warning")
+        elif self._failure:
+            self._show_status(f"The forward pass fails after the layers shown here: {self._failure}",
+                              "warning")
         else:
             shape = "x".join(map(str, self.layers[layer].output_shape))
             self._show_status(f"step {self._cache_step}: {layer}, output {shape}", "info")

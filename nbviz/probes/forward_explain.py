@@ -1,4 +1,4 @@
-"""Turn a failed forward pass (a :class:`~nbviz.debug.trace.Trace`) into a sentence and a fix."""
+"""Turn a failed forward pass (a :class:`~nbviz.probes.trace.Trace`) into a sentence and a fix."""
 
 from __future__ import annotations
 
