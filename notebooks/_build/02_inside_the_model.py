@@ -23,7 +23,7 @@ torch.manual_seed(0)
 split = nbviz.datasets.digits()            # embedded digits, 1x28x28; nothing is downloaded
 train_loader, val_loader = split.loaders(batch_size=32)
 model = nbviz.models.SmallCNN(width=32)    # conv blocks with BatchNorm, nested in Sequentials
-session = nbviz.TrainingSession(model, train_loader, val_loader, epochs=3 if FAST else 15, lr=0.001)"""),
+session = nbviz.TrainingSession(model, train_loader, val_loader, epochs=3 if FAST else 25, lr=0.0005)"""),
     new_markdown_cell("""## The structure of the model
 
 One probe forward pass gives every submodule's output shape; the graph on the right comes from

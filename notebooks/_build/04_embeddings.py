@@ -47,7 +47,8 @@ CELLS = [
     new_code_cell(
         "explorer.wait()\n"
         "print(explorer.status.value.split('>')[1].split('<')[0])\n"
-        'print(f"nearest neighbour has the same label: {same_label_neighbours(explorer):.0%} of points")'),
+        'print(f"digits t-SNE, untrained: same-label nearest neighbour for '
+        '{same_label_neighbours(explorer):.0%} of points")'),
     new_markdown_cell("Train, with a dashboard to watch the curves. After each epoch the layout "
                       "is recomputed, warm-started from the previous one, so points glide "
                       "instead of jumping: scroll up to the plot and watch the clusters tighten "
@@ -61,7 +62,8 @@ CELLS = [
         "explorer.refresh()   # the UI pump does this on its own; here to finish deterministically\n"
         "explorer.wait()\n"
         "print(explorer.status.value.split('>')[1].split('<')[0])\n"
-        'print(f"nearest neighbour has the same label: {same_label_neighbours(explorer):.0%} of points")\n'
+        'print(f"digits t-SNE, trained: same-label nearest neighbour for '
+        '{same_label_neighbours(explorer):.0%} of points")\n'
         'print(f"digits: validation accuracy {session.history.last(\'val_accuracy\'):.1%} after '
         '{session.epoch} epochs ({time.monotonic() - started:.0f} s)")'),
     new_markdown_cell("Colour by whether the model got each sample right, and select every "
@@ -84,8 +86,8 @@ CELLS = [
         "shapes = nbviz.datasets.shapes(n=3000)\n"
         "s_train, s_val = shapes.loaders(batch_size=64)\n"
         "shapes_model = nbviz.models.ShapesCNN(width=16)\n"
-        "shapes_session = nbviz.TrainingSession(\n"
-        "    shapes_model, s_train, s_val, optimizer=torch.optim.Adam(shapes_model.parameters(), lr=0.002), epochs=10)\n\n\n"
+        "adam = torch.optim.Adam(shapes_model.parameters(), lr=0.002)\n"
+        "shapes_session = nbviz.TrainingSession(shapes_model, s_train, s_val, optimizer=adam, epochs=10)\n\n\n"
         "class SettleAtTheEnd:\n"
         '    """For the last two epochs, train at a tenth of the learning rate."""\n'
         "    def on_epoch_end(self, run):\n"
@@ -97,7 +99,8 @@ CELLS = [
         "shapes_explorer"),
     new_code_cell(
         "shapes_explorer.wait()\n"
-        'print(f"before training, nearest neighbour has the same label: {same_label_neighbours(shapes_explorer):.0%}")\n'
+        'print(f"shapes PCA, untrained: same-label nearest neighbour for '
+        '{same_label_neighbours(shapes_explorer):.0%} of points")\n'
         "started = time.monotonic()\n"
         "shapes_session.start()\n"
         "nbviz.Dashboard(shapes_session, tabs=[])"),
@@ -106,7 +109,8 @@ CELLS = [
         "shapes_explorer.refresh()\n"
         "shapes_explorer.wait()\n"
         "print(shapes_explorer.status.value.split('>')[1].split('<')[0])\n"
-        'print(f"nearest neighbour has the same label: {same_label_neighbours(shapes_explorer):.0%} of points")\n'
+        'print(f"shapes PCA, trained: same-label nearest neighbour for '
+        '{same_label_neighbours(shapes_explorer):.0%} of points")\n'
         'print(f"shapes: validation accuracy {shapes_session.history.last(\'val_accuracy\'):.1%} after '
         '{shapes_session.epoch} epochs ({time.monotonic() - started:.0f} s)")'),
     new_markdown_cell("PCA keeps the two directions of largest spread, which need not separate "
@@ -116,7 +120,8 @@ CELLS = [
         'shapes_explorer.method_select.value = "tsne"\n'
         "shapes_explorer.wait()\n"
         "print(shapes_explorer.status.value.split('>')[1].split('<')[0])\n"
-        'print(f"nearest neighbour has the same label: {same_label_neighbours(shapes_explorer):.0%} of points")'),
+        'print(f"shapes t-SNE, trained: same-label nearest neighbour for '
+        '{same_label_neighbours(shapes_explorer):.0%} of points")'),
     new_markdown_cell("Select a cluster in the digits plot above (shift-drag), then run this cell "
                       "to see what reached Python:"),
     new_code_cell('print("SELECTED", len(explorer.selected), explorer.selected[:8])'),
