@@ -58,7 +58,7 @@ CELLS = [
         "session.start()\n"
         "nbviz.Dashboard(session, tabs=[])"),
     new_markdown_cell("Wait for the end of the run; the history says when each change reached "
-                      "the training data, and what the model reached:"),
+                      "the training data, and what the model reached (guessing gets 10%):"),
     new_code_cell(
         "session.wait()\n"
         "for kind in (\"augmentation\", \"hyperparameter\"):\n"
@@ -66,7 +66,7 @@ CELLS = [
         '        print(f"step {event.step}: {event.description}")\n'
         'print(f"shapes: validation accuracy {session.history.last(\'val_accuracy\'):.1%} after '
         '{session.epoch} epochs "\n'
-        '      f"({session.step_count} steps, {time.monotonic() - started:.0f} s); chance is 10%")'),
+        '      f"({session.step_count} steps, {time.monotonic() - started:.0f} s)")'),
     new_markdown_cell("`panel.code()` is plain torchvision code: paste it into a script to train "
                       "with the same pipeline outside nbviz. It gives the same tensors under the "
                       "same seed:"),
