@@ -64,8 +64,8 @@ session.save(path)
 
 resumed = nbviz.TrainingSession.load(path, nbviz.models.SmallCNN(width=32), train_loader, val_loader)
 print("resumed at step", resumed.step_count, "with", len(resumed.history.get("train_loss")[0]), "loss points")"""),
-    new_markdown_cell("""Keep going: raise the number of epochs and this run trains on. Press **Start** below, then **Pause**."""),
-    new_code_cell("""resumed.epochs = 30
+    new_markdown_cell("""Keep going: allow ten more epochs and this run trains on. Press **Start** below, then **Pause**."""),
+    new_code_cell("""resumed.epochs = resumed.epoch + 10   # ten more epochs
 nbviz.Dashboard(resumed, tabs=[])"""),
     new_markdown_cell("""## Your own loop
 
