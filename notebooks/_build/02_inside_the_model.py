@@ -2,25 +2,28 @@
 
 """
 
-from common import write_notebook
+from common import FAST_NOTE, write_notebook
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
 cells = [
-    new_markdown_cell("""# Inside the model
+    new_markdown_cell(f"""# Inside the model
 
 Look inside a CNN **while it trains**: its layers and how data flows between them, and the
 feature maps of any layer and channel for any probe image. Everything nbviz shows is computed
 on a fixed probe batch, in eval mode, without gradients, between training batches — looking
-never changes what the model learns."""),
-    new_code_cell("""import time
+never changes what the model learns.
+
+{FAST_NOTE}"""),
+    new_code_cell("""import os, time
 import torch
 import nbviz
 
+FAST = os.environ.get("NBVIZ_FAST") == "1"   # the test suite's short schedule
 torch.manual_seed(0)
 split = nbviz.datasets.digits()            # embedded digits, 1x28x28; nothing is downloaded
-train_loader, val_loader = split.loaders(batch_size=64)
-model = nbviz.models.SmallCNN()            # conv blocks with BatchNorm, nested in Sequentials
-session = nbviz.TrainingSession(model, train_loader, val_loader, epochs=3, lr=0.05)"""),
+train_loader, val_loader = split.loaders(batch_size=32)
+model = nbviz.models.SmallCNN(width=32)    # conv blocks with BatchNorm, nested in Sequentials
+session = nbviz.TrainingSession(model, train_loader, val_loader, epochs=3 if FAST else 25, lr=0.0005)"""),
     new_markdown_cell("""## The structure of the model
 
 One probe forward pass gives every submodule's output shape; the graph on the right comes from
@@ -40,13 +43,17 @@ weight views), in code as with a click."""),
     new_code_cell("""structure.select("features.2.0")
 maps.select(channel=7)
 print("feature maps now show", maps.layer, "channel", maps.channel)"""),
-    new_markdown_cell("""Now train. The cell returns at once; the feature maps refresh while the model learns (about
-twice a second), and you can switch layer and channel while it runs."""),
-    new_code_cell("""session.start()
+    new_markdown_cell("""Now train. The feature maps refresh while the model learns (about twice a second), and you
+can switch layer and channel while it runs: the cell below switches once after two seconds,
+then waits for the end of the run (about half a minute). Watch the tiles change as the
+filters learn."""),
+    new_code_cell("""started = time.monotonic()
+session.start()
 time.sleep(2)
 maps.select(layer="features.0.2", channel=3)   # switch while training runs
 session.wait()
-print(f"trained {session.step_count} steps; validation accuracy {session.history.last('val_accuracy'):.1%}")"""),
+print(f"digits: validation accuracy {session.history.last('val_accuracy'):.1%} after {session.epoch} epochs "
+      f"({session.step_count} steps, {time.monotonic() - started:.0f} s)")"""),
     new_markdown_cell("""## A torchvision ResNet-18
 
 The same views work on torchvision models (built here with `weights=None`: nothing is

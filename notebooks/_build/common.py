@@ -23,3 +23,8 @@ def write_notebook(cells: list, filename: str) -> Path:
     nbformat.write(notebook, path)
     print("wrote", path)
     return path
+
+
+# Said in every notebook that reads NBVIZ_FAST, so a reader knows why the test run is shorter.
+FAST_NOTE = ("*The test suite runs this notebook with `NBVIZ_FAST=1`, which trains fewer epochs; "
+             "run as it is, it trains long enough to watch.*")
