@@ -196,6 +196,7 @@ class TrainingSession(SessionBase):
     # ---- the training thread ---------------------------------------------------------------
     def _run(self) -> None:
         end_state = "finished"
+        self._fire("on_train_start")
         try:
             while self.epoch < self.epochs:
                 self._train_epoch()
@@ -210,11 +211,13 @@ class TrainingSession(SessionBase):
             self.error_traceback = traceback.format_exc()
             self.status_message = f"training failed at step {self.step_count}: {exc}"
             self.history.add_event(self.step_count, "error", str(exc), self.wall_time())
+            self._fire("on_exception", exc)
         finally:
             with self._model_lock:
                 self._end_state = end_state
                 self._loop_alive = False
                 self.control.run_pending()
+            self._fire("on_train_end")
 
     def _on_pause(self) -> None:
         if not self.status_message.startswith("loss became"):
