@@ -184,6 +184,8 @@ class Watch(SessionBase):
             return self._cell_hook is not None
 
         def on_cell_end(result: Any) -> None:
+            if threading.current_thread() is not threading.main_thread():
+                return  # a cell on a subshell ended, not the one running the loop
             shell.events.unregister("post_run_cell", on_cell_end)
             self._cell_hook = None
             error = getattr(result, "error_in_exec", None)
