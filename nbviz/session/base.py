@@ -50,6 +50,7 @@ class SessionBase(abc.ABC):
         self.error: BaseException | None = None
         self.error_traceback: str | None = None
         self._callbacks: list[Callback | Any] = []
+        self.lr_schedulers: list[Any] = []  # rescaled when the lr is changed (see set_hyperparameter)
         self._model_lock = threading.RLock()
         self._probe_cache: tuple[torch.Tensor, torch.Tensor] | None = None
         self._probe_exhausted = False
@@ -128,13 +129,30 @@ class SessionBase(abc.ABC):
         return self.run_at_batch_boundary(lambda: self._apply_hyperparameter(name, value))
 
     def _apply_hyperparameter(self, name: str, value: float) -> hyperparams.Change:
+        assert self.optimizer is not None
         change = hyperparams.apply(self.optimizer, name, value)
+        if name == "lr" and change.old > 0:
+            self._rescale_schedulers(value / change.old)
         self.history.add_event(self.step_count, "hyperparameter",
                                f"{name}: {change.old:.3g} -> {value:.3g}", self.wall_time(),
                                name=name, old=change.old, new=value)
         if name == "lr":
             self.history.log(self.step_count, lr=value)
         return change
+
+    def _rescale_schedulers(self, factor: float) -> None:
+        """Scale what the LR schedulers compute from (``base_lrs``, ``initial_lr``), so the next
+        scheduler step keeps the user's new learning rate instead of undoing it."""
+        for scheduler in self.lr_schedulers:
+            if getattr(scheduler, "base_lrs", None):
+                scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
+            last = getattr(scheduler, "_last_lr", None)
+            if last:
+                scheduler._last_lr = [lr * factor for lr in last]
+            optimizer = getattr(scheduler, "optimizer", None) or self.optimizer
+            for group in optimizer.param_groups if optimizer is not None else ():
+                if "initial_lr" in group:
+                    group["initial_lr"] *= factor
 
     def get_hyperparameter(self, name: str) -> float | None:
         return None if self.optimizer is None else hyperparams.current(self.optimizer, name)

@@ -1,0 +1,4 @@
+"""Callbacks for training frameworks; each module imports its framework only when imported.
+
+``nbviz.integrations.lightning`` needs ``pip install nbviz[lightning]``.
+"""
