@@ -78,7 +78,50 @@ callback.dashboard()"""),
 print(lit_viz.state, lit_viz.epoch, "epochs; last val_loss", round(lit_viz.history.last("val_loss"), 3))"""),
     new_markdown_cell("""## Hugging Face Trainer
 
-Not available yet: `nbviz.integrations.transformers` is still to be written."""),
+The same for `transformers.Trainer`, here on a tiny classifier of the digits' pixels: Stop sets
+the Trainer's `should_training_stop`, and a new learning rate survives the linear warmup.
+(Needs `pip install 'nbviz[transformers]'`.)"""),
+    new_code_cell("""import transformers
+from transformers import Trainer, TrainingArguments
+from nbviz.integrations.transformers import NbvizCallback as HFCallback, train_in_thread
+
+
+class PixelClassifier(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 64), nn.ReLU(), nn.Linear(64, 10))
+
+    def forward(self, pixels, labels=None):
+        logits = self.net(pixels)
+        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return {"loss": loss, "logits": logits}
+
+
+class AsDicts(torch.utils.data.Dataset):
+    def __init__(self, tensors):
+        self.tensors = tensors
+
+    def __len__(self):
+        return len(self.tensors)
+
+    def __getitem__(self, i):
+        x, y = self.tensors[i]
+        return {"pixels": x, "labels": y}
+
+
+transformers.set_seed(0)
+hf_model = PixelClassifier()
+hf_callback = HFCallback(hf_model)
+hf_args = TrainingArguments(output_dir="hf_run", num_train_epochs=3, per_device_train_batch_size=64,
+                            learning_rate=0.05, warmup_steps=20, lr_scheduler_type="linear",
+                            eval_strategy="epoch", logging_steps=1, save_strategy="no",
+                            use_cpu=True, report_to=[], disable_tqdm=True)
+hf_trainer = Trainer(model=hf_model, args=hf_args, train_dataset=AsDicts(split.train),
+                     eval_dataset=AsDicts(split.val), callbacks=[hf_callback])
+hf_callback.dashboard()"""),
+    new_code_cell("""hf_viz = train_in_thread(hf_callback, hf_trainer)   # returns at once"""),
+    new_code_cell("""hf_viz.wait()   # only so this notebook runs top to bottom unattended
+print(hf_viz.state, hf_viz.epoch, "epochs; last val_loss", round(hf_viz.history.last("val_loss"), 3))"""),
 ]
 
 write_notebook(cells, "05_your_own_loop.ipynb")
