@@ -1,4 +1,4 @@
-"""In JupyterLab: a training loop written in a cell, steered from the dashboard above it."""
+"""In JupyterLab and Notebook 7: a training loop written in a cell, steered from the dashboard above it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ import time
 
 import nbformat
 import pytest
-from lab import cell_errors, open_notebook, screenshot, wait_all_cells_done, wait_for
+from lab import (
+    accept_kernel_dialog,
+    cell_errors,
+    open_notebook,
+    screenshot,
+    wait_for,
+)
 from nbformat.v4 import new_code_cell, new_notebook
+from playwright.sync_api import expect
 
 SETUP = """\
 import time, torch, nbviz
@@ -48,12 +55,29 @@ def drawn_loss_points(dashboard) -> int:
     return best
 
 
-def test_a_loop_in_a_cell_obeys_pause_resume_and_stop(page, lab):
+def open_in_notebook7(page, lab, name: str) -> None:
+    """Open ``name`` in Notebook 7 (served by the same server) and wait for its kernel."""
+    page.goto(f"{lab.url}/notebooks/{name}?token={lab.token}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=90_000)
+    accept_kernel_dialog(page)
+    expect(page.locator(".jp-NotebookKernelStatus, .jp-Notebook-ExecutionIndicator").first
+           ).to_be_attached(timeout=60_000)
+    time.sleep(3.0)  # the kernel connects; Run All below retries the menu if needed
+
+
+@pytest.mark.parametrize("front_end", ["jupyterlab", "notebook7"])
+def test_a_loop_in_a_cell_obeys_pause_resume_and_stop(page, lab, front_end):
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text[:200]) if m.type == "error" else None)
+    name = f"own_loop_{front_end}.ipynb"
     notebook = new_notebook(cells=[new_code_cell(SETUP), new_code_cell(LOOP)],
                             metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                      "language": "python"}})
-    nbformat.write(notebook, lab.root / "own_loop_test.ipynb")
-    open_notebook(page, lab, "own_loop_test.ipynb")
+    nbformat.write(notebook, lab.root / name)
+    if front_end == "jupyterlab":
+        open_notebook(page, lab, name)
+    else:
+        open_in_notebook7(page, lab, name)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
 
@@ -73,14 +97,19 @@ def test_a_loop_in_a_cell_obeys_pause_resume_and_stop(page, lab):
     assert paused_at <= clicked_at + 2, "the loop stopped within one batch of the click"
     time.sleep(2.0)
     assert step_of(counter) == paused_at
-    screenshot(page, "own_loop_paused")
+    screenshot(page, f"own_loop_{front_end}_paused")
 
     dashboard.get_by_role("button", name="Resume").click()
     wait_for(lambda: step_of(counter) >= paused_at + 3, 30, "the loop to go on after Resume")
     dashboard.get_by_role("button", name="Stop").click()
-    wait_all_cells_done(page, timeout=60)
-    output = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output").last.inner_text()
-    assert "loop ended: stopped" in output and "kernel subshell" in output, output
+    outputs = page.locator(".jp-Notebook .jp-OutputArea-output")
+    output = wait_for(lambda: next((t for t in outputs.all_inner_texts() if "loop ended" in t), ""),
+                      60, "the loop's cell to end")
+    print(front_end, "->", output)
+    assert "loop ended: stopped" in output, output
+    assert "kernel subshell" in output or "message pump at each checkpoint" in output, output
+    if front_end == "jupyterlab":
+        assert "kernel subshell" in output, output
     epochs = int(re.search(r"epochs run: (\d+)", output).group(1))
     assert epochs < 10, "Stop ended the outer epoch loop too"
     assert not [e for e in cell_errors(page) if "Traceback" in e]
@@ -88,10 +117,12 @@ def test_a_loop_in_a_cell_obeys_pause_resume_and_stop(page, lab):
     wait_for(lambda: "stopped" in status.inner_text(), 10, "the status to say stopped")
     time.sleep(1.5)
     drawn_after = drawn_loss_points(dashboard)
-    screenshot(page, "own_loop_stopped")
+    screenshot(page, f"own_loop_{front_end}_stopped")
     if drawn_during < 4 or drawn_after < final // 2:
         # The loop's first curve update carries one point (a batch is longer than the curves'
         # refresh), and views/curves.py gives bqplot a zero-width domain then: the line stays
         # a single "M x,y Z" for the rest of the run. Fix belongs to views/curves.py.
+        state_errors = sorted({e for e in errors if "Error setting state" in e})
         pytest.xfail(f"loss line drew {drawn_during} points during the loop and {drawn_after} "
-                     f"after it, for {final} steps: views/curves.py single-point first update")
+                     f"after it, for {final} steps: views/curves.py single-point first update; "
+                     f"browser: {state_errors}")
