@@ -1,14 +1,15 @@
 """Cost of steering: Lightning fit with the nbviz callback + dashboard vs without, and the
 main-shell message pump's cost per checkpoint in a real kernel.
 
-1. The same seeded ``trainer.fit`` (the pytorch/examples MNIST CNN on in-memory digits,
-   batch 64, CPU) with and without ``NbvizCallback`` and its Dashboard, alternated in each
-   round (order shuffled); the median and spread of the per-round samples/s ratios.
+1. The same seeded Lightning ``trainer.fit`` and Hugging Face ``trainer.train`` (the
+   pytorch/examples MNIST CNN on in-memory digits, batch 64, CPU) with and without
+   ``NbvizCallback`` and its Dashboard, alternated in each round (order shuffled); the
+   median and spread of the per-round samples/s ratios.
 2. In an ipykernel started with jupyter_client: ``viz.checkpoint()`` from a loop in the
    main shell, with the message pump (what a front end without subshells gets) and without
    it, in µs per call (nothing queued: the steady-state cost every batch pays).
 
-Run: .venv/bin/python bench/callbacks.py [--rounds 6] [--steps 60]
+Run: .venv/bin/python bench/callbacks.py [--rounds 6] [--steps 60] [--only pump lightning transformers]
 Budget: ratio >= 0.97.
 """
 
@@ -31,6 +32,12 @@ from nbviz.models import MnistCNN
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def steady_rate(times: list[float], skip: int = 3) -> float:
+    """Samples/s between batch ends, after ``skip`` warm-up batches (setup time excluded)."""
+    times = times[skip:]
+    return (len(times) - 1) * 64 / (times[-1] - times[0])
+
+
 def lightning_fit(with_callback: bool, steps: int, data) -> float:
     import lightning.pytorch as pl
 
@@ -48,9 +55,14 @@ def lightning_fit(with_callback: bool, steps: int, data) -> float:
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.01, momentum=0.9)
 
+    class Timer(pl.Callback):
+        def on_train_batch_end(self, *_args) -> None:
+            times.append(time.perf_counter())
+
+    times: list[float] = []
     pl.seed_everything(0, verbose=False)
     model = Module()
-    callbacks = []
+    callbacks: list = [Timer()]
     board = None
     if with_callback:
         cb = NbvizCallback(model)
@@ -61,26 +73,70 @@ def lightning_fit(with_callback: bool, steps: int, data) -> float:
                          enable_checkpointing=False, callbacks=callbacks)
     loader = DataLoader(data, batch_size=64, shuffle=True,
                         generator=torch.Generator().manual_seed(0))
-    t0 = time.perf_counter()
     trainer.fit(model, loader)
-    elapsed = time.perf_counter() - t0
     if board is not None:
         board.close()
-    return steps * 64 / elapsed
+    return steady_rate(times)
 
 
-def bench_lightning(rounds: int, steps: int) -> None:
+def hf_train(with_callback: bool, steps: int, data) -> float:
+    import transformers
+    from transformers import Trainer, TrainingArguments
+
+    from nbviz.integrations.transformers import NbvizCallback
+
+    class Module(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = MnistCNN()
+
+        def forward(self, pixels, labels):
+            return {"loss": torch.nn.functional.cross_entropy(self.net(pixels), labels)}
+
+    class AsDicts(torch.utils.data.Dataset):
+        def __len__(self) -> int:
+            return len(data)
+
+        def __getitem__(self, i):
+            x, y = data[i]
+            return {"pixels": x, "labels": y}
+
+    class Timer(transformers.TrainerCallback):
+        def on_step_end(self, *_args, **_kwargs) -> None:
+            times.append(time.perf_counter())
+
+    times: list[float] = []
+    transformers.set_seed(0)
+    model = Module()
+    callbacks: list = [Timer()]
+    board = None
+    if with_callback:
+        cb = NbvizCallback(model)
+        board = cb.dashboard()
+        callbacks.append(cb)
+    args = TrainingArguments(output_dir="/tmp/nbviz-bench-hf", max_steps=steps,
+                             per_device_train_batch_size=64, learning_rate=0.01, use_cpu=True,
+                             report_to=[], save_strategy="no", logging_steps=1,
+                             disable_tqdm=True, dataloader_num_workers=0, seed=0)
+    trainer = Trainer(model=model, args=args, train_dataset=AsDicts(), callbacks=callbacks)
+    trainer.train()
+    if board is not None:
+        board.close()
+    return steady_rate(times)
+
+
+def bench_framework(name: str, run, rounds: int, steps: int) -> None:
     data = nbviz.datasets.digits().train  # 1x28x28 tensors in memory
-    lightning_fit(False, 10, data)  # warm up
+    run(False, 8, data)  # warm up
     ratios = []
     for _ in range(rounds):
         order = [False, True]
         random.shuffle(order)
-        rate = {mode: lightning_fit(mode, steps, data) for mode in order}
+        rate = {mode: run(mode, steps, data) for mode in order}
         ratios.append(rate[True] / rate[False])
-        print(f"  plain {rate[False]:7.0f} samples/s   callback+dashboard {rate[True]:7.0f}   "
-              f"ratio {ratios[-1]:.3f}", flush=True)
-    print(f"lightning callback+dashboard / plain: median {statistics.median(ratios):.3f} "
+        print(f"  {name}: plain {rate[False]:7.0f} samples/s   callback+dashboard "
+              f"{rate[True]:7.0f}   ratio {ratios[-1]:.3f}", flush=True)
+    print(f"{name} callback+dashboard / plain: median {statistics.median(ratios):.3f} "
           f"(min {min(ratios):.3f}, max {max(ratios):.3f}, {rounds} rounds)")
 
 
@@ -124,10 +180,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--only", nargs="*", default=["pump", "lightning", "transformers"])
     args = parser.parse_args()
     torch.set_num_threads(2)
-    bench_pump()
-    bench_lightning(args.rounds, args.steps)
+    if "pump" in args.only:
+        bench_pump()
+    if "lightning" in args.only:
+        bench_framework("lightning", lightning_fit, args.rounds, args.steps)
+    if "transformers" in args.only:
+        bench_framework("transformers", hf_train, args.rounds, args.steps)
 
 
 if __name__ == "__main__":
