@@ -205,6 +205,9 @@ class Watch(SessionBase):
         self._settle_batch()
         self._loop_open = False
         self._msg_pump = None
+        if self.control.waiting:  # left while paused (an interrupt): the next loop starts running
+            self.control.waiting = False
+            self.control.resume()
         if error is not None:
             self.error = error
             self.error_traceback = "".join(traceback.format_exception(error))

@@ -130,3 +130,23 @@ def test_requests_queued_during_the_loop_run_after_it(kernel):
     assert "loop ended stopped" in kernel.wait_output(cell, timeout=60)
     out = kernel.wait_output(queued, timeout=30)
     assert "queued ran at step" in out and "stopped" in out
+
+
+def test_an_interrupt_while_paused_stops_and_the_next_loop_runs(kernel):
+    observer = kernel.create_subshell()
+    ids = kernel.eval_json("ids")
+    cell = kernel.execute_async(LOOP)
+    wait_for(kernel, "len(seen)", lambda n: n >= 3, observer)
+    kernel.click(ids["pause_button"], None)  # on the main shell: the pump waits for Resume
+    wait_for(kernel, "viz.state", lambda s: s == "paused", observer)
+    kernel.km.interrupt_kernel()
+    with pytest.raises(RuntimeError, match="KeyboardInterrupt"):
+        kernel.wait_output(cell, timeout=30)
+    assert kernel.eval_json("[viz.state, viz.status_message.split(' at')[0]]") == \
+        ["stopped", "interrupted"]
+    out = kernel.execute("n = viz.step_count\n"
+                         "for x, y in viz.batches(data[:3]):\n"
+                         "    viz.log(loss=nn.functional.cross_entropy(model(x), y).item())\n"
+                         "print(viz.step_count - n)")
+    assert out.strip() == "3"  # not paused by the interrupted loop's pause
+    assert kernel.eval_json("viz.state") == "finished"  # its cell ended
