@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 L = pytest.importorskip("lightning.pytorch")
 from nbviz.integrations.lightning import NbvizCallback, fit_in_thread  # noqa: E402
+from nbviz.probes.param_stats import ParamStats  # noqa: E402
 
 
 class Tiny(L.LightningModule):
@@ -59,8 +60,11 @@ def fit(with_callback: bool) -> dict[str, torch.Tensor]:
     model = Tiny()
     train, val = loaders()
     callbacks = [NbvizCallback(model, probe_data=val)] if with_callback else []
+    if with_callback:  # the weights/gradients views' recorder, attached before fit as a tab does
+        stats = ParamStats(model, every=1).attach(callbacks[0].viz)
     trainer(callbacks).fit(model, train, val)
     if with_callback:
+        assert len(stats) == 32 and stats.latest().params["net.0.weight"].update_ratio > 0
         viz = callbacks[0].viz
         assert viz.state == "finished" and viz.epoch == 2 and viz.step_count == 32
         assert len(viz.history.get("train_loss")[0]) == 32 and viz.history.last("val_loss")

@@ -12,6 +12,7 @@ transformers = pytest.importorskip("transformers")
 from transformers import Trainer, TrainingArguments  # noqa: E402
 
 from nbviz.integrations.transformers import NbvizCallback, train_in_thread  # noqa: E402
+from nbviz.probes.param_stats import ParamStats  # noqa: E402
 
 
 class Tiny(nn.Module):
@@ -56,10 +57,13 @@ def train(tmp_path, with_callback: bool):
     transformers.set_seed(0)
     model = Tiny()
     cbs = [NbvizCallback(model)] if with_callback else []
+    if with_callback:  # the weights/gradients views' recorder, attached before training
+        stats = ParamStats(model, every=1).attach(cbs[0].viz)
     trainer = Trainer(model=model, args=args(tmp_path), train_dataset=Data(256),
                       eval_dataset=Data(64), callbacks=cbs)
     trainer.train()
     if with_callback:
+        assert len(stats) == 32 and stats.latest().params["net.0.weight"].update_ratio > 0
         viz = cbs[0].viz
         assert viz.state == "finished" and viz.epoch == 2 and viz.step_count == 32
         assert len(viz.history.get("train_loss")[0]) == 32 and viz.history.last("val_loss")

@@ -59,6 +59,7 @@ class NbvizCallback(pl.Callback):
         _check_version()
         super().__init__()
         self.viz = Watch(model, None, probe_data=probe_data, **watch_kwargs)
+        self.viz.hook_optimizer = False  # this callback fires the batch hooks itself
         self._trainer: Any = None
 
     def dashboard(self) -> Any:

@@ -62,6 +62,7 @@ class NbvizCallback(TrainerCallback):
                  **watch_kwargs: Any) -> None:
         _check_version()
         self.viz = Watch(model, None, probe_data=probe_data, **watch_kwargs)
+        self.viz.hook_optimizer = False  # this callback fires the batch hooks itself
         self._control: Any = None
 
     def dashboard(self) -> Any:

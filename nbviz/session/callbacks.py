@@ -33,7 +33,9 @@ class Callback:
         """Gradients of this batch exist; the optimizer has not stepped yet."""
 
     def on_batch_end(self, run: SessionBase) -> None:
-        """The optimizer stepped and ``run.step_count`` counts this batch."""
+        """The optimizer stepped. ``run.step_count`` counts this batch, except in a watch()
+        loop, where this fires right after ``optimizer.step()`` and your ``viz.log()`` then
+        counts the batch."""
 
     def on_epoch_end(self, run: SessionBase) -> None:
         """An epoch ended (validation metrics, if any, are in the history)."""

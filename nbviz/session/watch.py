@@ -68,6 +68,7 @@ class Watch(SessionBase):
         self._msg_pump: kernel_comms.MainShellPump | None = None
         self._cell_hook: Callable[[Any], None] | None = None
         self._opt_hooks: list[Any] = []
+        self.hook_optimizer = True  # False where a framework callback fires the batch hooks
 
     def add_callback(self, callback: Any) -> None:
         super().add_callback(callback)
@@ -81,12 +82,13 @@ class Watch(SessionBase):
         """Hook the optimizer step (for on_after_backward/on_batch_end) only while callbacks
         listen, so a watch with no views adds nothing to a step."""
         optimizer = self.optimizer
-        if optimizer is None or bool(self._callbacks) == bool(self._opt_hooks):
+        if optimizer is None or not self.hook_optimizer \
+                or bool(self._callbacks) == bool(self._opt_hooks):
             return
         if self._callbacks:
             self._opt_hooks = [
                 optimizer.register_step_pre_hook(lambda *_: self._fire("on_after_backward")),
-                optimizer.register_step_post_hook(lambda *_: setattr(self, "_opt_stepped", True)),
+                optimizer.register_step_post_hook(lambda *_: self._after_optimizer_step()),
             ]
         else:
             for handle in self._opt_hooks:
@@ -116,7 +118,7 @@ class Watch(SessionBase):
 
     @property
     def fires_backward_hooks(self) -> bool:
-        return self.optimizer is not None
+        return self.optimizer is not None or not self.hook_optimizer
 
     @property
     def steering(self) -> str:
@@ -228,11 +230,19 @@ class Watch(SessionBase):
         if self._opt_stepped:
             self._batch_end(self.step_count + 1)
 
+    def _after_optimizer_step(self) -> None:
+        """Views that compare weights before and after a step need on_batch_end right here,
+        before your log() call; the step is counted by log() or the next checkpoint."""
+        self._opt_stepped = True
+        self._fire("on_batch_end")
+
     def _batch_end(self, step: int) -> None:
+        fired = self._opt_stepped  # by the optimizer hook, for this batch
         self._opt_stepped = False
         self.step_count = step
         self.control.batch_done()
-        self._fire("on_batch_end")
+        if not fired:
+            self._fire("on_batch_end")
 
     def _end_epoch(self) -> None:
         self._settle_batch()
