@@ -2,9 +2,10 @@
 main-shell message pump's cost per checkpoint in a real kernel.
 
 1. The same seeded Lightning ``trainer.fit`` and Hugging Face ``trainer.train`` (the
-   pytorch/examples MNIST CNN on in-memory digits, batch 64, CPU) with and without
-   ``NbvizCallback`` and its Dashboard, alternated in each round (order shuffled); the
-   median and spread of the per-round samples/s ratios.
+   pytorch/examples MNIST CNN on in-memory digits, batch 64, CPU): plain, with
+   ``NbvizCallback``, and with the callback and its Dashboard (the UI pump refreshing the
+   control bar and curves), all three in each round (order shuffled); samples/s between
+   batch ends after warm-up; the median and spread of the per-round ratios to plain.
 2. In an ipykernel started with jupyter_client: ``viz.checkpoint()`` from a loop in the
    main shell, with the message pump (what a front end without subshells gets) and without
    it, in µs per call (nothing queued: the steady-state cost every batch pays).
@@ -38,7 +39,7 @@ def steady_rate(times: list[float], skip: int = 3) -> float:
     return (len(times) - 1) * 64 / (times[-1] - times[0])
 
 
-def lightning_fit(with_callback: bool, steps: int, data) -> float:
+def lightning_fit(mode: str, steps: int, data) -> float:
     import lightning.pytorch as pl
 
     from nbviz.integrations.lightning import NbvizCallback
@@ -64,9 +65,9 @@ def lightning_fit(with_callback: bool, steps: int, data) -> float:
     model = Module()
     callbacks: list = [Timer()]
     board = None
-    if with_callback:
+    if mode != "plain":
         cb = NbvizCallback(model)
-        board = cb.dashboard()
+        board = cb.dashboard() if mode == "callback+dashboard" else None
         callbacks.append(cb)
     trainer = pl.Trainer(max_steps=steps, accelerator="cpu", devices=1, logger=False,
                          enable_progress_bar=False, enable_model_summary=False,
@@ -79,7 +80,7 @@ def lightning_fit(with_callback: bool, steps: int, data) -> float:
     return steady_rate(times)
 
 
-def hf_train(with_callback: bool, steps: int, data) -> float:
+def hf_train(mode: str, steps: int, data) -> float:
     import transformers
     from transformers import Trainer, TrainingArguments
 
@@ -110,9 +111,9 @@ def hf_train(with_callback: bool, steps: int, data) -> float:
     model = Module()
     callbacks: list = [Timer()]
     board = None
-    if with_callback:
+    if mode != "plain":
         cb = NbvizCallback(model)
-        board = cb.dashboard()
+        board = cb.dashboard() if mode == "callback+dashboard" else None
         callbacks.append(cb)
     args = TrainingArguments(output_dir="/tmp/nbviz-bench-hf", max_steps=steps,
                              per_device_train_batch_size=64, learning_rate=0.01, use_cpu=True,
@@ -125,19 +126,24 @@ def hf_train(with_callback: bool, steps: int, data) -> float:
     return steady_rate(times)
 
 
+MODES = ("plain", "callback", "callback+dashboard")
+
+
 def bench_framework(name: str, run, rounds: int, steps: int) -> None:
     data = nbviz.datasets.digits().train  # 1x28x28 tensors in memory
-    run(False, 8, data)  # warm up
-    ratios = []
+    run("plain", 8, data)  # warm up
+    ratios: dict[str, list[float]] = {mode: [] for mode in MODES[1:]}
     for _ in range(rounds):
-        order = [False, True]
+        order = list(MODES)
         random.shuffle(order)
         rate = {mode: run(mode, steps, data) for mode in order}
-        ratios.append(rate[True] / rate[False])
-        print(f"  {name}: plain {rate[False]:7.0f} samples/s   callback+dashboard "
-              f"{rate[True]:7.0f}   ratio {ratios[-1]:.3f}", flush=True)
-    print(f"{name} callback+dashboard / plain: median {statistics.median(ratios):.3f} "
-          f"(min {min(ratios):.3f}, max {max(ratios):.3f}, {rounds} rounds)")
+        for mode in MODES[1:]:
+            ratios[mode].append(rate[mode] / rate["plain"])
+        print(f"  {name}: " + "   ".join(f"{m} {rate[m]:6.0f}" for m in MODES) + " samples/s",
+              flush=True)
+    for mode, values in ratios.items():
+        print(f"{name} {mode} / plain: median {statistics.median(values):.3f} "
+              f"(min {min(values):.3f}, max {max(values):.3f}, {rounds} rounds)")
 
 
 PUMP_CODE = """
