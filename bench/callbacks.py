@@ -182,6 +182,23 @@ def bench_pump() -> None:
           f"pump available: {result['available']})")
 
 
+def bench_per_batch() -> None:
+    """The callbacks' own work per batch (log + checkpoint), which a loaded machine's noise
+    in samples/s cannot hide: compare it with the step time printed above."""
+    from nbviz.session.watch import Watch
+
+    viz = Watch(MnistCNN(), torch.optim.SGD(MnistCNN().parameters(), lr=0.01))
+    samples = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        for _ in range(5000):
+            viz.log(loss=0.5)
+            viz.checkpoint()
+        samples.append((time.perf_counter() - t0) / 5000 * 1e6)
+    print(f"callback work per batch (viz.log + viz.checkpoint): median "
+          f"{statistics.median(samples):.1f} µs (min {min(samples):.1f}, max {max(samples):.1f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=6)
@@ -190,6 +207,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     if "pump" in args.only:
+        bench_per_batch()
         bench_pump()
     if "lightning" in args.only:
         bench_framework("lightning", lightning_fit, args.rounds, args.steps)
