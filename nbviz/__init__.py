@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 from .session import (
+    Callback,
     HyperparameterError,
     StopTraining,
     TrainingError,
@@ -55,5 +56,5 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_LAZY])
 
 
-__all__ = ["HyperparameterError", "StopTraining", "TrainingError", "TrainingSession", "Watch",
+__all__ = ["Callback", "HyperparameterError", "StopTraining", "TrainingError", "TrainingSession", "Watch",
            "watch", *_LAZY]

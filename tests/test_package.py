@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("bqplot", "matplotlib", "ipympl", "openTSNE", "umap", "sklearn", "ipywidgets", "anywidget")
+HEAVY = ("bqplot", "matplotlib", "ipympl", "openTSNE", "umap", "sklearn", "ipywidgets", "anywidget",
+         "lightning", "transformers", "nbviz.integrations")
 
 
 def test_import_nbviz_does_not_import_heavy_optional_packages():

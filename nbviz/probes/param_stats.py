@@ -176,13 +176,6 @@ class ParamStats:
         self._session = session
         if _fires_callbacks(session):
             session.add_callback(self)
-        elif getattr(session, "optimizer", None) is not None:
-            # a plain loop (nbviz.watch) fires no callbacks: hook the optimizer step instead
-            opt = session.optimizer
-            self._opt_handles = [
-                opt.register_step_pre_hook(lambda *_: self.on_after_backward(session)),
-                opt.register_step_post_hook(lambda *_: self.on_batch_end(session)),
-            ]
         else:
             self._session = None
             raise ValueError("this run has no optimizer to watch; pass it: nbviz.watch(model, optimizer)")
@@ -319,6 +312,6 @@ def _norm(tensor: torch.Tensor | None) -> float:
 
 
 def _fires_callbacks(session: Any) -> bool:
-    """Whether the session calls on_after_backward/on_batch_end itself (TrainingSession does)."""
-    from ..session.watch import Watch
-    return hasattr(session, "add_callback") and not isinstance(session, Watch)
+    """Whether the session fires on_after_backward and on_batch_end (the typed contract)."""
+    from ..session.base import SessionBase
+    return isinstance(session, SessionBase) and session.fires_backward_hooks

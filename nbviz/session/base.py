@@ -8,29 +8,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
 from . import hyperparams
+from .callbacks import HOOKS, Callback
 from .control import TrainingControl
 from .history import History
 
 log = logging.getLogger("nbviz")
 T = TypeVar("T")
-
-
-class Callback(Protocol):
-    """Optional hooks a view registers to run inside the training thread (keep them cheap).
-
-    Each method is optional; a callback that raises is removed and the error is recorded,
-    training goes on.
-    """
-
-    def on_after_backward(self, run: SessionBase) -> None: ...
-    def on_batch_end(self, run: SessionBase) -> None: ...
-    def on_epoch_end(self, run: SessionBase) -> None: ...
 
 
 def check_model(model: object) -> nn.Module:
@@ -60,7 +49,8 @@ class SessionBase(abc.ABC):
         self.status_message = ""
         self.error: BaseException | None = None
         self.error_traceback: str | None = None
-        self._callbacks: list[Any] = []
+        self._callbacks: list[Callback | Any] = []
+        self.lr_schedulers: list[Any] = []  # rescaled when the lr is changed (see set_hyperparameter)
         self._model_lock = threading.RLock()
         self._requests_lock = threading.Lock()
         self._requested: dict[str, tuple[float, Future]] = {}
@@ -79,8 +69,22 @@ class SessionBase(abc.ABC):
     def state(self) -> str:
         """One of idle, running, paused, stopped, finished, failed."""
 
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Start (or resume) the run where the session owns the loop; otherwise say how."""
+
     def _in_loop_thread(self) -> bool:
         return False
+
+    @property
+    def fires_backward_hooks(self) -> bool:
+        """Whether ``on_after_backward`` fires (a watch() needs the optimizer to see it)."""
+        return True
+
+    @property
+    def steering(self) -> str:
+        """Which path brings the dashboard's clicks to the loop, in a few words."""
+        return "training thread"
 
     # ---- commands, safe from any thread -------------------------------------------------
     def pause(self) -> None:
@@ -145,13 +149,30 @@ class SessionBase(abc.ABC):
         return self.get_hyperparameter(name)
 
     def _apply_hyperparameter(self, name: str, value: float) -> hyperparams.Change:
+        assert self.optimizer is not None
         change = hyperparams.apply(self.optimizer, name, value)
+        if name == "lr" and change.old > 0:
+            self._rescale_schedulers(value / change.old)
         self.history.add_event(self.step_count, "hyperparameter",
                                f"{name}: {change.old:.3g} -> {value:.3g}", self.wall_time(),
                                name=name, old=change.old, new=value)
         if name == "lr":
             self.history.log(self.step_count, lr=value)
         return change
+
+    def _rescale_schedulers(self, factor: float) -> None:
+        """Scale what the LR schedulers compute from (``base_lrs``, ``initial_lr``), so the next
+        scheduler step keeps the user's new learning rate instead of undoing it."""
+        for scheduler in self.lr_schedulers:
+            if getattr(scheduler, "base_lrs", None):
+                scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
+            last = getattr(scheduler, "_last_lr", None)
+            if last:
+                scheduler._last_lr = [lr * factor for lr in last]
+            optimizer = getattr(scheduler, "optimizer", None) or self.optimizer
+            for group in optimizer.param_groups if optimizer is not None else ():
+                if "initial_lr" in group:
+                    group["initial_lr"] *= factor
 
     def get_hyperparameter(self, name: str) -> float | None:
         return None if self.optimizer is None else hyperparams.current(self.optimizer, name)
@@ -164,23 +185,27 @@ class SessionBase(abc.ABC):
     def lr(self, value: float) -> None:
         self.set_hyperparameter("lr", value)
 
-    # ---- callbacks from views -----------------------------------------------------------
-    def add_callback(self, callback: Any) -> None:
+    # ---- callbacks ----------------------------------------------------------------------
+    def add_callback(self, callback: Callback | Any) -> None:
+        """Fire ``callback``'s hooks (see :class:`nbviz.Callback`) from the training loop."""
+        if not any(callable(getattr(callback, hook, None)) for hook in HOOKS):
+            raise TypeError(f"{type(callback).__name__} has none of the hooks {', '.join(HOOKS)}; "
+                            "subclass nbviz.Callback and override the ones you need")
         with self._model_lock:
             if callback not in self._callbacks:
                 self._callbacks = [*self._callbacks, callback]
 
-    def remove_callback(self, callback: Any) -> None:
+    def remove_callback(self, callback: Callback | Any) -> None:
         with self._model_lock:
             self._callbacks = [c for c in self._callbacks if c is not callback]
 
-    def _fire(self, hook: str) -> None:
+    def _fire(self, hook: str, *args: Any) -> None:
         for callback in self._callbacks:
             method = getattr(callback, hook, None)
             if method is None:
                 continue
             try:
-                method(self)
+                method(self, *args)
             except Exception as exc:  # a broken view must never stop training
                 self.remove_callback(callback)
                 self.history.add_event(self.step_count, "view_error",

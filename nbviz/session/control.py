@@ -107,11 +107,15 @@ class TrainingControl:
             if self._steps_left:
                 self._steps_left -= 1
 
-    def checkpoint(self, on_pause: Callable[[], None] | None = None) -> None:
+    def checkpoint(self, on_pause: Callable[[], None] | None = None,
+                   idle: Callable[[], None] | None = None) -> None:
         """Call before every batch: apply commands, wait while paused, raise on Stop.
 
         Args:
             on_pause: called once each time the loop starts waiting in a pause.
+            idle: while paused, called (outside the lock) instead of blocking, until the
+                pause ends; it should wait a little itself (a loop on a notebook's main
+                thread handles widget messages there, which is how Resume reaches it).
 
         Raises:
             StopTraining: when Stop was requested.
@@ -137,5 +141,11 @@ class TrainingControl:
                     finally:
                         self._cond.acquire()
                     continue
-                if self._commands.empty():
+                if idle is not None:
+                    self._cond.release()
+                    try:
+                        idle()
+                    finally:
+                        self._cond.acquire()
+                elif self._commands.empty():
                     self._cond.wait()

@@ -10,7 +10,7 @@ import threading
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sized
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,9 @@ class TrainingSession(SessionBase):
         >>> session.wait()
     """
 
+    epochs: int  # always set, unlike a watch() run's
+    optimizer: torch.optim.Optimizer  # always set (a default Adam when none is given)
+
     def __init__(self, model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = None,
                  loss_fn: LossFn | None = None, optimizer: torch.optim.Optimizer | None = None, *,
                  epochs: int = 5, lr: float = 0.01, device: str | torch.device | None = None,
@@ -154,7 +157,7 @@ class TrainingSession(SessionBase):
         self.epochs = self._check_epochs(epochs)
         self.device = torch.device(device) if device is not None else model_device(model)
         self.batch_format = BatchFormat(input_key, target_key)
-        self.steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
+        self.steps_per_epoch = len(train_loader) if isinstance(train_loader, Sized) else None
         self.batch_size = getattr(train_loader, "batch_size", None)
         self._thread: threading.Thread | None = None
         self._loop_alive = False
@@ -290,6 +293,7 @@ class TrainingSession(SessionBase):
     # ---- the training thread ---------------------------------------------------------------
     def _run(self) -> None:
         end_state = "finished"
+        self._fire("on_train_start")
         try:
             while self.epoch < self.epochs:
                 self._train_epoch()
@@ -304,11 +308,13 @@ class TrainingSession(SessionBase):
             self.error_traceback = traceback.format_exc()
             self.status_message = f"training failed at step {self.step_count}: {exc}"
             self.history.add_event(self.step_count, "error", str(exc), self.wall_time())
+            self._fire("on_exception", exc)
         finally:
             with self._model_lock:
                 self._end_state = end_state
                 self._loop_alive = False
                 self.control.run_pending()
+            self._fire("on_train_end")
 
     def _on_pause(self) -> None:
         if not self.status_message.startswith("loss became"):
@@ -439,7 +445,7 @@ class TrainingSession(SessionBase):
         model.eval()
         try:
             with torch.random.fork_rng(devices=[]), torch.no_grad():
-                for batch in self.val_loader:
+                for batch in self.val_loader or ():
                     inputs, targets = self._split_batch(batch)
                     inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
                     outputs = model(inputs)

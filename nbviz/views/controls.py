@@ -51,8 +51,9 @@ def format_duration(seconds: float | None) -> str:
 
 
 def total_steps(session: SessionBase) -> int | None:
-    if getattr(session, "total_steps", None):
-        return session.total_steps
+    steps = getattr(session, "total_steps", None)
+    if steps:
+        return int(steps)
     if session.epochs and session.steps_per_epoch:
         return session.epochs * session.steps_per_epoch
     return None
@@ -210,9 +211,11 @@ class ControlBar(LiveView):
             parts.append(f"{rate:,.0f} samples/s")
             if total and session.batch_size and state == "running":
                 parts.append(f"{format_duration((total - step) * session.batch_size / rate)} left")
-        steering = getattr(session, "steering", "")
-        if steering:
-            parts.append(html.escape(steering))
+        steering = session.steering  # which path brings clicks to a loop in a cell
+        if steering.startswith("not steerable"):
+            parts.append(f"<b>{html.escape(steering)}</b>")
+        elif steering != "training thread":
+            parts.append(f"clicks reach the loop via {html.escape(steering)}")
         message = session.status_message
         status_text = message if message.startswith(state) else (
             f"{state}: {message}" if message else state)
@@ -247,6 +250,7 @@ class ControlBar(LiveView):
                 self._shown["epochs"] = session.epochs
                 with self._writing():
                     self.epochs_field.value = min(session.epochs, MAX_EPOCHS)
+            self._set(self.epochs_field, "disabled", session.epochs is None)
             self._set(self.pause_button, "disabled", state != "running")
             self._set(self.start_button, "description",
                       "Resume" if state == "paused" else "Start")
