@@ -18,7 +18,7 @@ import numpy as np
 from ..probes.act_stats import ActivationReport, request_activation_stats
 from ..session.base import SessionBase
 from .base import LiveView, message_html
-from .charts import BarChart, short_labels
+from .charts import BarChart
 
 
 def table_html(report: ActivationReport) -> str:
@@ -62,16 +62,17 @@ class ActivationStats(LiveView):
         self.message = widgets.HTML(message_html("Computing activation statistics...", "info"))
         self.flags = widgets.HTML()
         self.table = widgets.HTML()
+        # rows, names on the left, first layer at the top: every layer name stays readable
         self.std_chart = BarChart("std (bars) and mean (dots)", "value", x_label="layer (forward order)",
-                                  empty_text="computing…")
+                                  empty_text="computing…", horizontal=True)
         self.zero_chart = BarChart("fraction of zeros (red: dead ReLUs flagged)", "zeros",
                                    x_label="layer (forward order)", y_range=(0.0, 1.0), y_format=".0%",
-                                   colours=("#757575", "#d32f2f"), empty_text="computing…")
+                                   colours=("#757575", "#d32f2f"), empty_text="computing…", horizontal=True)
         self.std_bars, self.zero_bars = self.std_chart.bars, self.zero_chart.bars
-        self.mean_dots = bq.Scatter(x=np.array(["-"]), y=np.zeros(1, np.float32),
-                                    scales={"x": self.std_chart.x_scale, "y": self.std_chart.y_scale},
+        self.mean_dots = bq.Scatter(x=np.zeros(1, np.float32), y=np.array(["-"]),
+                                    scales={"x": self.std_chart.y_scale, "y": self.std_chart.x_scale},
                                     colors=["#ff7f0e"], default_size=24, visible=False,
-                                    tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".3g"]))
+                                    tooltip=bq.Tooltip(fields=["y", "x"], formats=["", ".3g"]))
         self.std_chart.figure.marks = [self.std_bars, self.mean_dots]
         figures = [self.std_chart, self.zero_chart]
         self._future: Future | None = None
@@ -123,8 +124,9 @@ class ActivationStats(LiveView):
         self.std_chart.set_bars(names, std, also=mean)
         lo, hi = float(self.std_chart.y_scale.min), float(self.std_chart.y_scale.max)
         with self.mean_dots.hold_sync(), self.mean_dots.hold_trait_notifications():
-            self.mean_dots.x = np.array(short_labels(names))
-            self.mean_dots.y = np.clip(np.nan_to_num(mean, nan=lo), lo, hi).astype(np.float32)
+            self.mean_dots.y = self.std_chart.categories(self.std_chart.labels)
+            self.mean_dots.x = self.std_chart.categories(np.clip(np.nan_to_num(mean, nan=lo), lo, hi)
+                                                         .astype(np.float32))
             self.mean_dots.visible = True
         self.zero_chart.set_bars(names, np.array([layer.zero_fraction for layer in report.layers]),
                                  [layer.flagged for layer in report.layers])
