@@ -17,7 +17,16 @@ import numpy as np
 
 from ..probes.param_stats import Histogram, ParamStats, Snapshot
 from ..widgets import guarded
-from .charts import MARGIN, figure, linear_domain, linear_ticks, nice_step, scale, set_domain, set_ticks
+from .charts import (
+    MARGIN,
+    figure,
+    linear_domain,
+    linear_ticks,
+    nice_step,
+    scale,
+    set_domain,
+    set_ticks,
+)
 
 GRID_BINS = 32
 MAX_COLUMNS = 64  # heat-map columns at most: bqplot redraws every cell (an SVG rect) per update
