@@ -17,6 +17,7 @@ import html
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import bqplot as bq
 import ipywidgets as widgets
@@ -417,7 +418,7 @@ class BarChart(widgets.VBox):
         super().__init__([self.figure], layout=widgets.Layout(width=width, min_width="320px"))
         self.add_class("nbviz-chart")
 
-    def categories(self, values: Sequence) -> np.ndarray:
+    def categories(self, values: Sequence[Any] | np.ndarray) -> np.ndarray:
         """``values`` (one per name, in the order given) in the order the bars are drawn: a
         vertical ordinal axis runs upwards, so horizontal charts reverse them."""
         array = np.asarray(values)

@@ -36,6 +36,14 @@ def weight_layers(model: nn.Module) -> list[str]:
             if name and isinstance(getattr(m, "weight", None), nn.Parameter)]
 
 
+def weight_copy(module: nn.Module) -> torch.Tensor:
+    """A CPU copy of ``module.weight`` (the training thread keeps changing the original)."""
+    weight = getattr(module, "weight")  # noqa: B009  (nn.Module types attributes as Tensor | Module)
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"{type(module).__name__}.weight is not a tensor")
+    return weight.detach().to("cpu").clone()
+
+
 def first_conv(model: nn.Module) -> tuple[str, nn.Module] | None:
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv2d):
@@ -115,7 +123,7 @@ class Weights(LiveView):
         self.redraw = widgets.Button(description="Redraw", icon="refresh",
                                      tooltip="redraw the heat map with the current weights")
         self.figure = _new_figure()
-        self.ax = None
+        self.ax: Any = None
         self.stats = self.context.acquire_param_stats(self)
         self.histograms = HistogramHistory(self.stats)
         self._matrix_wanted = True
@@ -187,7 +195,7 @@ class Weights(LiveView):
         if self._filter_future is None and self.session.step_count != self._filter_step:
             module = self.session.model.get_submodule(self._conv_name)
             self._filter_future = self.session.run_at_batch_boundary(
-                lambda: (self.session.step_count, module.weight.detach().to("cpu").clone()))
+                lambda: (self.session.step_count, weight_copy(module)))
         future = self._filter_future
         if future is not None and future.done():
             self._filter_future = None
@@ -204,7 +212,7 @@ class Weights(LiveView):
             self._matrix_wanted = False
             module = self.session.model.get_submodule(name)
             self._matrix_future = self.session.run_at_batch_boundary(
-                lambda: (name, self.session.step_count, module.weight.detach().to("cpu").clone()))
+                lambda: (name, self.session.step_count, weight_copy(module)))
         future = self._matrix_future
         if future is not None and future.done():
             self._matrix_future = None

@@ -120,13 +120,49 @@ def test_inside_views_draw_on_a_real_run_and_a_graph_click_selects_the_layer(pag
     assert len(texts) >= 5 and len(set(texts)) == len(texts), texts
 
     view, _ = _check_tab(page, dashboard, "Structure", ".nbviz-structure", ("",), "structure")
-    node = view.locator(".network g.node", has_text="features.2.0").first
-    node.locator(".element").click()
     table = view.locator(".nbviz-structure-table select")
-    wait_for(lambda: (table.evaluate("s => s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : ''")
-                      .replace("\u00a0", " ").strip().startswith("features.2.0")),
-             30, "the table to follow a click on the graph node features.2.0")
+    _click_node(view, table, "features.2.0")
+    _click_node(view, table, "classifier.1", on_name=True)
     screenshot(page, "views/structure_clicked")
+
+
+def _click_node(view, table, layer: str, on_name: bool = False) -> None:
+    """Click the graph node named ``layer`` (its box, or the name drawn on it) and wait for
+    the table to select that layer."""
+    names = view.locator(".nbviz-structure-graph text.label")
+    index = names.evaluate_all("els => els.map(e => e.textContent)").index(layer)
+    target = names.nth(index) if on_name else view.locator(".nbviz-structure-graph path.dot").nth(index)
+    target.scroll_into_view_if_needed()
+    target.click(force=on_name)  # a name lets clicks through to its box (pointer-events: none)
+    wait_for(lambda: (table.evaluate("s => s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : ''")
+                      .replace("\u00a0", " ").strip().startswith(layer)),
+             30, f"the table to follow a click on the graph node {layer}")
+
+
+STRUCTURES = """\
+import torch, torchvision, nbviz
+from torch.utils.data import DataLoader, TensorDataset
+data = DataLoader(TensorDataset(torch.randn(8, 3, 64, 64), torch.randint(0, 4, (8,))), batch_size=4)
+model = torchvision.models.{name}(weights=None, num_classes=4)
+nbviz.ModelStructure(nbviz.TrainingSession(model, data, epochs=1))
+"""
+
+
+@pytest.mark.parametrize("page", [{"width": 1280, "height": 1100}], indirect=True)
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small"])
+def test_torchvision_structure_graphs_draw_readable_and_clickable(page, lab, name):
+    _run(page, lab, f"structure_{name}.ipynb", [STRUCTURES.format(name=name)])
+    view = find_in_notebook(page, ".nbviz-structure")
+    figures = assert_charts_ok(view, must_draw=("",), timeout=60)
+    marks = {m["kind"]: m for m in figures[0]["marks"]}
+    assert marks["dot"]["drawn"] > 60 and marks["line"]["lines"][0]["span"] > 100, marks
+    box = view.locator(".nbviz-structure-graph").bounding_box()
+    assert box and box["height"] <= 1600 and box["width"] <= 900, box  # balanced columns, not 160 rows
+    scroller = view.locator(".nbviz-structure-graph").locator("xpath=..").bounding_box()
+    assert scroller and scroller["height"] <= 640, scroller  # the page stays short: the graph scrolls
+    screenshot(page, f"views/structure_{name}")
+    table = view.locator(".nbviz-structure-table select")
+    _click_node(view, table, "layer2.0.conv1" if name == "resnet18" else "features.3.block.0.0", on_name=True)
 
 
 @pytest.mark.parametrize("page", [{"width": 1024, "height": 800}], indirect=True)
