@@ -217,6 +217,8 @@ def test_graph_drawing_keeps_edges_off_the_boxes_and_arrows_on_their_targets(bui
     points = {(round(x), round(y)) for x, y in zip(drawing.x, drawing.y, strict=True)}
     assert len(points) == len(graph.nodes)  # no two nodes on one spot
     assert drawing.rows <= ROWS and drawing.width <= 1000
+    used = {round(y) for x, y in zip(drawing.x, drawing.y, strict=True) if x >= drawing.x.max() - 200}
+    assert len(used) >= drawing.rows - 1  # the last column as full as the others
     assert np.isfinite(drawing.x).all() and np.isfinite(drawing.y).all()
     assert 0 <= np.nanmin(drawing.edge_x) and np.nanmax(drawing.edge_x) <= drawing.width
     assert 0 <= np.nanmin(drawing.edge_y) and np.nanmax(drawing.edge_y) <= drawing.height

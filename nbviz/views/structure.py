@@ -102,6 +102,7 @@ def graph_drawing(depths: list[int], lanes: list[int], edges: list[tuple[int, in
         rows = min(ROWS, max(MIN_ROWS, math.ceil(depth_n / fit)))
     rows = max(1, min(rows, depth_n))
     columns = math.ceil(depth_n / rows)
+    rows = math.ceil(depth_n / columns)  # as many columns, evenly filled
     column = [d // rows for d in depths]
     xs = np.array([c * column_px + PAD_X + lane * LANE_PX + NODE_W / 2 for c, lane in zip(column, lanes, strict=True)])
     ys = np.array([PAD_Y + (d % rows) * ROW_PX for d in depths], dtype=np.float64)
