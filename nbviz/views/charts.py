@@ -87,12 +87,14 @@ def linear_domain(values: Iterable[np.ndarray] | np.ndarray, *, min_span: float 
 
 
 def log_domain(values: Iterable[np.ndarray] | np.ndarray,
-               empty: tuple[float, float] = EMPTY_LOG) -> tuple[float, float]:
-    """A (lo, hi) of powers of ten strictly around the positive finite ``values``."""
+               empty: tuple[float, float] = EMPTY_LOG, room: float = 0.01) -> tuple[float, float]:
+    """A (lo, hi) of powers of ten strictly around the positive finite ``values``, with at
+    least ``room`` decades below the smallest (bars on a log axis stand on ``lo``: the
+    smallest bar gets that height)."""
     data = _finite(values, positive=True)
     if not data.size:
         return empty
-    lo = 10.0 ** math.floor(math.log10(float(data.min())) - 0.01)
+    lo = 10.0 ** math.floor(math.log10(float(data.min())) - room)
     hi = 10.0 ** math.ceil(math.log10(float(data.max())) + 0.01)
     return lo, hi
 
@@ -435,7 +437,7 @@ class BarChart(widgets.VBox):
         if self.y_range is not None:
             lo, hi = self.y_range
         elif self.y_log:
-            lo, hi = log_domain(both)
+            lo, hi = log_domain(both, room=0.5)  # the smallest bar (a vanishing gradient) stays visible
         else:
             lo, hi = linear_domain(both)
         shown = np.clip(np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo), lo, hi).astype(np.float32)

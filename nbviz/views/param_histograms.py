@@ -152,7 +152,10 @@ class HistogramHistory(widgets.VBox):
         shares = (selected.counts / max(selected.counts.sum(), 1)).astype(np.float32)
         s_hi = linear_domain(np.append(shares, 0.0))[1]
         self._update_heat(snaps, hists, (v_lo, v_hi))
-        with self.cursor.hold_sync(), self.bars.hold_sync(), self.slider.hold_sync():
+        self._newest = last
+        if self.slider.max != last:  # its own message first: a value past the front end's old
+            self.slider.max = last   # max is clamped there, and the handle stayed at 0
+        with self.cursor.hold_sync(), self.bars.hold_sync():
             set_domain(self.bars_x, v_lo, v_hi)
             set_ticks(self.bars_x_axis, linear_ticks(v_lo, v_hi, 4))
             set_domain(self.bars_y, 0.0, s_hi)
@@ -161,8 +164,7 @@ class HistogramHistory(widgets.VBox):
             self.cursor.y = np.array([v_hi], np.float32)
             self.bars.x = centres
             self.bars.y = shares
-            self._newest = last
-            self.slider.max = last
+        if self.slider.value != index:
             self.slider.value = index
         extra = f", {selected.nonfinite} non-finite" if selected.nonfinite else ""
         self.step_label.value = f"step {step} ({index + 1} of {len(snaps)} kept{extra})"

@@ -11,6 +11,7 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 from lab import (
     assert_charts_ok,
     cell_errors,
@@ -51,6 +52,7 @@ def demo_cells(root: str) -> list[str]:
     return [code[0], demo[0]]
 
 
+@pytest.mark.parametrize("page", [{"width": 1280, "height": 1000}], indirect=True)
 def test_vanishing_gradient_demo_draws_red_bars(page, lab):
     open_notebook(page, lab, write_notebook(lab, "02_vanishing.ipynb", demo_cells(lab.root)))
     run_all_cells(page, timeout=420)
@@ -67,5 +69,5 @@ def test_vanishing_gradient_demo_draws_red_bars(page, lab):
     for bar in red:
         assert all(_finite(a) for a in bar["attrs"]), bar
         assert bar["width"] > 2 and bar["height"] > 2, bar
-    view.scroll_into_view_if_needed()
+    figure.evaluate("f => f.scrollIntoView({block: 'center'})")
     screenshot(page, "views/notebook02_vanishing")

@@ -9,6 +9,7 @@ test-output/views/.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from lab import (
@@ -111,6 +112,14 @@ def test_inside_views_draw_on_a_real_run_and_a_graph_click_selects_the_layer(pag
     snapshot = next(f for f in figures if f["title"] == "at the selected snapshot")
     values = [float(t.replace("−", "-")) for t in snapshot["ticks"][:4] if re.fullmatch(r"[−-]?[0-9.]+(e[−-]?\d+)?", t)]
     assert values == sorted(values), f"the value axis runs backwards: {snapshot['ticks']}"
+    steps = [t for t in next(f for f in figures if f["title"].startswith("over time"))["ticks"]
+             if re.fullmatch(r"\d+", t)]
+    assert len(steps) >= 3 and len({int(b) - int(a) for a, b in zip(steps, steps[1:], strict=False)}) == 1, steps
+    time.sleep(2.5)  # two pump ticks: the slider still shows (and follows) the newest snapshot
+    weights = dashboard.locator(".nbviz-weights")
+    kept = re.search(r"\((\d+) of (\d+) kept", weights.inner_text())
+    readout = weights.locator(".widget-hslider", has_text="snapshot").locator(".widget-readout").inner_text()
+    assert kept and kept.group(1) == kept.group(2) and int(readout) == int(kept.group(2)) - 1, (kept, readout)
 
     _check_tab(page, dashboard, "Activations", ".nbviz-activations",
                ("std (bars)", "fraction of zeros"), "activations")
