@@ -57,17 +57,21 @@ class ActivationStats(LiveView):
             raise ValueError(f"period must be a number of seconds >= 0, got {period!r}")
         if not isinstance(budget, (int, float)) or not 0 < budget < 1:
             raise ValueError(f"budget must be a fraction between 0 and 1, got {budget!r}")
+        super().__init__(session)
+        self.add_class("nbviz-activations")
         self.probe_size, self.period, self.budget = probe_size, float(period), float(budget)
         self.report: ActivationReport | None = None
         self.message = widgets.HTML(message_html("Computing activation statistics...", "info"))
         self.flags = widgets.HTML()
         self.table = widgets.HTML()
         # rows, names on the left, first layer at the top: every layer name stays readable
+        longest = max((len(name) for name, _ in self.session.model.named_modules()), default=0)
         self.std_chart = BarChart("std (bars) and mean (dots)", "value", x_label="layer (forward order)",
-                                  empty_text="computing…", horizontal=True)
-        self.zero_chart = BarChart("fraction of zeros (red: dead ReLUs flagged)", "zeros",
+                                  empty_text="computing…", horizontal=True, label_chars=longest)
+        self.zero_chart = BarChart("fraction of zeros (red: dead ReLUs)", "zeros",
                                    x_label="layer (forward order)", y_range=(0.0, 1.0), y_format=".0%",
-                                   colours=("#757575", "#d32f2f"), empty_text="computing…", horizontal=True)
+                                   colours=("#757575", "#d32f2f"), empty_text="computing…", horizontal=True,
+                                   label_chars=longest)
         self.std_bars, self.zero_bars = self.std_chart.bars, self.zero_chart.bars
         self.mean_dots = bq.Scatter(x=np.zeros(1, np.float32), y=np.array(["-"]),
                                     scales={"x": self.std_chart.y_scale, "y": self.std_chart.x_scale},
@@ -80,10 +84,9 @@ class ActivationStats(LiveView):
         self._next = 0.0
         self._step = -1
         self.cost = 0.0  # seconds the last pass took
-        super().__init__(session, children=[self.message, self.flags,
-                                            widgets.HBox(figures, layout=widgets.Layout(flex_flow="row wrap")),
-                                            self.table])
-        self.add_class("nbviz-activations")
+        self.children = [self.message, self.flags,
+                         widgets.HBox(figures, layout=widgets.Layout(flex_flow="row wrap")), self.table]
+        self.poke()
 
     def refresh(self) -> None:
         future = self._future

@@ -388,9 +388,13 @@ class BarChart(widgets.VBox):
     def __init__(self, title: str, y_label: str, *, x_label: str = "layer", y_log: bool = False,
                  y_range: tuple[float, float] | None = None, y_format: str = ".2g",
                  colours: tuple[str, str] = ("#1f77b4", "#d32f2f"), width: str = "50%",
-                 height: str = "320px", empty_text: str = "no data yet", horizontal: bool = False) -> None:
+                 height: str = "320px", empty_text: str = "no data yet", horizontal: bool = False,
+                 label_chars: int = 0) -> None:
         self.title, self.y_log, self.y_range, self.empty_text = title, y_log, y_range, empty_text
         self.horizontal = horizontal
+        # room for names this long from the start: a figure shown before its margin grew kept
+        # the old margin in the front end at times (names cut at the left edge)
+        self._min_left = left_margin(["m" * min(label_chars, 28)]) if label_chars else 0
         self.x_scale = bq.OrdinalScale()
         lo, hi = y_range or (EMPTY_LOG if y_log else EMPTY_LINEAR)
         self.y_scale = scale(y_log, (lo, hi))
@@ -415,8 +419,12 @@ class BarChart(widgets.VBox):
                             color=np.zeros(1, np.float32), padding=0.2, opacities=[0.0],
                             orientation="horizontal" if horizontal else "vertical",
                             tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".3g"]))
+        margin = {**MARGIN, "left": max(self._min_left, MARGIN["left"]), "bottom": 46} if horizontal else \
+            {**MARGIN, "bottom": 60}
         self.figure = figure(f"{title} ({empty_text})", [self.bars], [self.x_axis, self.y_axis],
-                             height=height, margin={**MARGIN, "bottom": 60})
+                             height=height, margin=margin)
+        if horizontal:
+            self.x_axis.label_offset = f"{margin['left'] - 12}px"
         super().__init__([self.figure], layout=widgets.Layout(width=width, min_width="320px"))
         self.add_class("nbviz-chart")
 
@@ -446,11 +454,10 @@ class BarChart(widgets.VBox):
         colour = np.array(flagged if flagged is not None else [False] * len(names), np.float32)
         with self.figure.hold_sync():
             self.figure.title = self.title
+            height = ""
             if self.horizontal:
-                margin = {**MARGIN, "left": left_margin(labels), "bottom": 46}
+                margin = {**MARGIN, "left": max(left_margin(labels), self._min_left), "bottom": 46}
                 height = f"{margin['top'] + margin['bottom'] + BAR_ROW_PX * len(labels) + 10}px"
-                if self.figure.layout.height != height:
-                    self.figure.layout.height = height
             else:
                 margin = {**MARGIN, "bottom": bottom_margin(labels)}
             if self.figure.fig_margin != margin:
@@ -461,6 +468,10 @@ class BarChart(widgets.VBox):
             ticks = np.array(log_ticks(lo, hi)) if self.y_log else linear_ticks(lo, hi, 4 if self.horizontal else 5)
             set_ticks(self.y_axis, ticks)
             self.x_axis.visible = self.y_axis.visible = True
+        if height and self.figure.layout.height != height:
+            # after the margins: the resize re-lays the figure out with them (a margin change
+            # alone left the names of a chart with a fixed domain cut at the left edge)
+            self.figure.layout.height = height
         with self.bars.hold_sync(), self.bars.hold_trait_notifications():
             self.bars.base = lo if self.y_log else min(0.0, lo)
             self.bars.x = self.categories(labels)

@@ -135,6 +135,18 @@ def test_inside_views_draw_on_a_real_run_and_a_graph_click_selects_the_layer(pag
     screenshot(page, "views/structure_clicked")
 
 
+def _names_inside(view) -> list[bool]:
+    """Per figure: its 12 layer names are all drawn, each whole inside the figure."""
+    return view.evaluate("""root => [...root.querySelectorAll('.bqplot.figure')].map(f => {
+      const box = f.getBoundingClientRect();
+      const names = [...f.querySelectorAll('.axis .tick text')].filter(t => /[a-z]/.test(t.textContent));
+      return names.length === 12 && names.every(t => {
+        const r = t.getBoundingClientRect();
+        return r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5;
+      });
+    })""")
+
+
 def _click_node(view, table, layer: str, on_name: bool = False) -> None:
     """Click the graph node named ``layer`` (its box, or the name drawn on it) and wait for
     the table to select that layer."""
@@ -177,7 +189,8 @@ def test_torchvision_structure_graphs_draw_readable_and_clickable(page, lab, nam
 @pytest.mark.parametrize("page", [{"width": 1024, "height": 800}], indirect=True)
 def test_narrow_window_with_the_file_browser_open(page, lab):
     _run(page, lab, "views_narrow.ipynb", [SETUP.format(epochs=2),
-                                           "dashboard = nbviz.Dashboard(session, tabs=['Gradients'])\ndashboard"])
+                                           "dashboard = nbviz.Dashboard(session, tabs=['Gradients', 'Activations', "
+                                           "'Structure'])\ndashboard"])
     browser_panel = page.locator("#filebrowser")
     if not browser_panel.is_visible():
         page.keyboard.press("Control+Shift+F")
@@ -193,3 +206,12 @@ def test_narrow_window_with_the_file_browser_open(page, lab):
     screenshot(page, "views/narrow_curves")
     _check_tab(page, dashboard, "Gradients", ".nbviz-gradients",
                ("gradient RMS", "gradient norm", "update / weight"), "narrow_gradients")
+    dashboard.locator(".lm-TabBar-tab", has_text="Activations").first.click()
+    activations = dashboard.locator(".nbviz-activations")
+    wait_for(lambda: all(_names_inside(activations)) and len(_names_inside(activations)) == 2, 60,
+             "every layer name of both activation charts drawn whole inside its figure")
+    _, figures = _check_tab(page, dashboard, "Activations", ".nbviz-activations", ("std (bars)", "fraction of zeros"),
+                            "narrow_activations")
+    assert all(f["width"] >= 300 for f in figures), [(f["title"], f["width"]) for f in figures]
+    view, _ = _check_tab(page, dashboard, "Structure", ".nbviz-structure", ("",), "narrow_structure")
+    _click_node(view, view.locator(".nbviz-structure-table select"), "features.2.0")
