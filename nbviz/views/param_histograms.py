@@ -40,12 +40,18 @@ def thin(count: int, most: int = MAX_COLUMNS) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, most).round().astype(int))
 
 
-def step_ticks(lo: float, hi: float, ticks: int = 5) -> np.ndarray:
-    """Whole, round step numbers from ``lo`` to ``hi`` (1, 2 or 5 times a power of ten apart;
-    bqplot's own ticks split the domain evenly: 1, 26.125, 51.25, ...)."""
-    step = max(1.0, nice_step(hi - lo, ticks))
-    first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
-    return np.array([k * step for k in range(first, last + 1)], dtype=np.float64)
+def step_ticks(lo: float, hi: float) -> np.ndarray:
+    """Whole, round step numbers from ``lo`` to ``hi``, 1, 2 or 5 times a power of ten apart,
+    at least 4 where the span allows (bqplot's own ticks split the domain evenly: 1, 26.125,
+    51.25, ...)."""
+    values = np.zeros(0)
+    for count in (5, 8, 12):
+        step = max(1.0, nice_step(hi - lo, count))
+        first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+        values = np.array([k * step for k in range(first, last + 1)], dtype=np.float64)
+        if len(values) >= 4 or step == 1.0:
+            break
+    return values
 
 
 def common_grid(hists: list[Histogram], bins: int = GRID_BINS) -> tuple[np.ndarray, np.ndarray]:
