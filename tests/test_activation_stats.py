@@ -84,7 +84,7 @@ def test_live_view_on_a_session_and_errors() -> None:
     view.refresh()  # not training: the pass runs at once
     assert view.report is not None and "Dead" not in view.table.value
     assert "2 of 6 units" in view.flags.value
-    assert "nbviz-act-table" in view.table.value and list(view.zero_bars.color) == [0, 1, 0, 0]
+    assert "nbviz-act-table" in view.table.value and list(view.zero_bars.color[::-1]) == [0, 1, 0, 0]  # rows: first layer on top
     view.close()
     assert no_hooks(model)
     lonely = ActivationStats(nbviz.watch(nn.Linear(2, 2)))
@@ -95,7 +95,7 @@ def test_live_view_on_a_session_and_errors() -> None:
         ActivationStats(session, budget=2)
 
 
-def test_mobilenet_view_labels_are_distinct_and_short_and_the_axis_holds_the_means() -> None:
+def test_mobilenet_view_labels_are_distinct_readable_rows_and_the_axis_holds_the_means() -> None:
     import torchvision
 
     from nbviz.views.charts import short_labels
@@ -107,12 +107,18 @@ def test_mobilenet_view_labels_are_distinct_and_short_and_the_axis_holds_the_mea
     view.active = False
     view.refresh()
     try:
-        labels = list(view.std_bars.x)
+        labels = list(view.std_bars.x)[::-1]  # drawn bottom-up: the first layer is the top row
         assert len(labels) == len(view.report.layers) > 50
         assert len(set(labels)) == len(labels)  # not "features.0…" over and over
-        assert max(map(len, labels)) <= 21
-        assert labels == short_labels([layer.name for layer in view.report.layers])
-        assert view.std_chart.figure.fig_margin["bottom"] >= 60  # room for the rotated labels
+        assert max(map(len, labels)) <= 28
+        assert labels == short_labels([layer.name for layer in view.report.layers], width=28)
+        # names unrotated on the left, one row each: room for the longest and >= 14 px per row
+        figure = view.std_chart.figure
+        assert view.std_bars.orientation == "horizontal"
+        assert figure.fig_margin["left"] >= 6 * max(map(len, labels))
+        rows_px = int(figure.layout.height.rstrip("px")) - figure.fig_margin["top"] - figure.fig_margin["bottom"]
+        assert rows_px / len(labels) >= 14
+        assert list(view.mean_dots.y) == list(view.std_bars.x)  # each mean on its layer's row
         means = np.array([layer.mean for layer in view.report.layers])
         assert view.std_chart.y_scale.min <= min(0.0, means.min())
         assert view.std_chart.y_scale.max >= np.array([layer.std for layer in view.report.layers]).max()

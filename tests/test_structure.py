@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -98,8 +99,8 @@ def test_table_and_graph_select_the_layer_for_the_feature_maps():
         assert maps.layer == "features.2.0"
         node = structure.graph.nodes_of("features.1")[0]
         mark = structure.graph_mark
-        # what bqplot's front end sends for a click on a node: the node's d3 datum under "data"
-        datum = {**mark.node_data[node], "index": node, "x": 85.0, "y": 120.5, "vx": 0, "vy": 0}
+        # what bqplot's front end sends for a click on a node's marker: the point's datum
+        datum = {"x": float(mark.x[node]), "y": float(mark.y[node]), "index": node, "unique_id": f"Dot{node}"}
         mark._handle_custom_msgs(mark, {"event": "element_click", "data": datum}, [])
         assert maps.layer == "features.1"
         for bad in ({"index": 999}, {"index": "1"}, {"index": True}, None, "x"):
@@ -164,23 +165,85 @@ def test_torchvision_models_trace(builder):
 def test_mobilenet_graph_wraps_into_readable_columns_with_a_legend():
     import torchvision
 
-    from nbviz.views.structure import ROWS
+    from nbviz.views.structure import LABEL_CHARS, ROWS
 
     model = torchvision.models.mobilenet_v3_small(weights=None, num_classes=4)
     session = make_session(model, (3, 64, 64))
     structure = ModelStructure(session)
     try:
         mark = structure.graph_mark
-        assert len(mark.node_data) > 100
+        assert len(mark.x) > 100
         rows = {float(y) for y in mark.y}
         assert len(rows) <= ROWS  # not one 160-row column
         assert len({float(x) for x in mark.x}) >= 3
-        labels = [d["label"] for d in mark.node_data]
-        assert len(set(labels)) == len(labels) and max(map(len, labels)) <= 25
+        labels = list(structure.graph_labels.text)
+        assert len(set(labels)) == len(labels) and max(map(len, labels)) <= LABEL_CHARS  # fit a box
         assert "convolution" in structure.graph_legend.value and "activation" in structure.graph_legend.value
-        assert all(c.startswith("#") and int(c[1:3], 16) > 0x70 for c in mark.colors)  # light boxes
+        assert all(c.startswith("#") and int(c[1:3], 16) > 0x70 for c in mark.colors)  # light markers
         node = structure.graph.nodes_of("features.3")[0]
         mark._handle_custom_msgs(mark, {"event": "element_click", "data": {"index": node}}, [])
         assert context_for(session).selection.layer.startswith("features.3")
+        drawing = structure.drawing
+        assert drawing.width <= 1000 and drawing.columns >= 3  # balanced columns, not one tall one
     finally:
         structure.close()
+
+
+def _crossings(drawing) -> list[tuple[int, float, float]]:
+    """Points of edges (sampled every 2 px) inside a node's box."""
+    from nbviz.views.structure import NODE_H, NODE_W
+
+    boxes = [(x - NODE_W / 2, x + NODE_W / 2, y - NODE_H / 2, y + NODE_H / 2) for x, y in zip(drawing.x, drawing.y, strict=True)]
+    hits = []
+    xs, ys = drawing.edge_x, drawing.edge_y
+    for i in range(len(xs) - 1):
+        if not (np.isfinite(xs[i]) and np.isfinite(xs[i + 1])):
+            continue
+        steps = max(2, int(np.hypot(xs[i + 1] - xs[i], ys[i + 1] - ys[i]) / 2))
+        for f in np.linspace(0, 1, steps)[1:-1]:
+            px, py = xs[i] + f * (xs[i + 1] - xs[i]), ys[i] + f * (ys[i + 1] - ys[i])
+            hits += [(k, px, py) for k, (x0, x1, y0, y1) in enumerate(boxes) if x0 < px < x1 and y0 < py < y1]
+    return hits
+
+
+@pytest.mark.parametrize("builder", [SmallCNN, lambda: torchvision.models.resnet18(weights=None),
+                                     lambda: torchvision.models.mobilenet_v3_small(weights=None)])
+def test_graph_drawing_keeps_edges_off_the_boxes_and_arrows_on_their_targets(builder):
+    from nbviz.views.structure import NODE_H, NODE_W, ROWS, graph_drawing
+
+    graph = module_graph(builder())
+    edges = [(graph.index(a), graph.index(b)) for a, b in graph.edges]
+    drawing = graph_drawing([n.depth for n in graph.nodes], [n.lane for n in graph.nodes], edges)
+    points = {(round(x), round(y)) for x, y in zip(drawing.x, drawing.y, strict=True)}
+    assert len(points) == len(graph.nodes)  # no two nodes on one spot
+    assert drawing.rows <= ROWS and drawing.width <= 1000
+    used = {round(y) for x, y in zip(drawing.x, drawing.y, strict=True) if x >= drawing.x.max() - 200}
+    assert len(used) >= drawing.rows - 1  # the last column as full as the others
+    assert np.isfinite(drawing.x).all() and np.isfinite(drawing.y).all()
+    assert 0 <= np.nanmin(drawing.edge_x) and np.nanmax(drawing.edge_x) <= drawing.width
+    assert 0 <= np.nanmin(drawing.edge_y) and np.nanmax(drawing.edge_y) <= drawing.height
+    # every edge is one NaN-separated polyline whose arrow tip touches its target's box
+    pieces = np.split(np.arange(len(drawing.edge_x)), np.where(np.isnan(drawing.edge_x))[0])
+    pieces = [p[~np.isnan(drawing.edge_x[p])] for p in pieces if (~np.isnan(drawing.edge_x[p])).any()]
+    assert len(pieces) == len(edges) and not np.isnan(drawing.edge_x[-1])
+    for piece, (_, t) in zip(pieces, edges, strict=True):
+        tip = np.abs([drawing.edge_x[piece[-2]] - drawing.x[t], drawing.edge_y[piece[-2]] - drawing.y[t]])
+        assert tip[0] <= NODE_W / 2 + 1.5 and tip[1] <= NODE_H / 2 + 1.5
+        assert tip[0] >= NODE_W / 2 or tip[1] >= NODE_H / 2  # on the border, not inside
+    assert _crossings(drawing) == []
+    if graph.residual_edges():  # skips run left of the boxes of their column
+        source, target = (graph.index(n) for n in graph.residual_edges()[0])
+        piece = pieces[edges.index((source, target))]
+        assert drawing.edge_x[piece].min() < drawing.x[source] - NODE_W / 2
+
+
+def test_compact_names_keep_their_ends_fit_and_stay_distinct():
+    from nbviz.views.structure import compact_names
+
+    names = ["features.10.block.2.scale_activation", "features.1.block.1.avgpool", "conv1", "layer1.0.relu",
+             "layer1.0.relu", "a_very_long_single_module_name_indeed"]
+    short = compact_names(names, width=25)
+    assert short[:3] == ["f.10.b.2.scale_activation", "f.1.block.1.avgpool", "conv1"]
+    assert short[3:5] == ["layer1.0.relu", "layer1.0.relu#2"]
+    assert short[5].startswith("…") and short[5].endswith("name_indeed")
+    assert all(len(s) <= 25 for s in short) and len(set(short)) == len(short)

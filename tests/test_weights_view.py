@@ -235,3 +235,14 @@ def test_resnet18_weights_view_draws_finite_histograms() -> None:
     assert hist.param.value == "layer4.1.conv2.weight"
     assert np.isfinite(np.asarray(hist.bars.y)).all() and hist.bars_x.min < hist.bars_x.max
     view.close()
+
+
+def test_heat_map_step_ticks_are_whole_round_and_enough() -> None:
+    from nbviz.views.param_histograms import step_ticks
+
+    assert list(step_ticks(1.0, 101.5)) == [20, 40, 60, 80, 100]  # not 1, 26.125, 51.25, ...
+    assert list(step_ticks(0.0, 3.0)) == [0, 1, 2, 3]
+    for lo, hi in ((1.0, 2.5), (7.0, 133.0), (50.0, 5000.0), (0.0, 1.0)):
+        ticks = step_ticks(lo, hi)
+        assert len(ticks) >= min(4, int(hi - lo) + 1) and (ticks == ticks.round()).all()
+        assert lo <= ticks.min() and ticks.max() <= hi and len(set(np.diff(ticks))) <= 1

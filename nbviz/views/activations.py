@@ -18,7 +18,7 @@ import numpy as np
 from ..probes.act_stats import ActivationReport, request_activation_stats
 from ..session.base import SessionBase
 from .base import LiveView, message_html
-from .charts import BarChart, short_labels
+from .charts import BarChart
 
 
 def table_html(report: ActivationReport) -> str:
@@ -57,21 +57,26 @@ class ActivationStats(LiveView):
             raise ValueError(f"period must be a number of seconds >= 0, got {period!r}")
         if not isinstance(budget, (int, float)) or not 0 < budget < 1:
             raise ValueError(f"budget must be a fraction between 0 and 1, got {budget!r}")
+        super().__init__(session)
+        self.add_class("nbviz-activations")
         self.probe_size, self.period, self.budget = probe_size, float(period), float(budget)
         self.report: ActivationReport | None = None
         self.message = widgets.HTML(message_html("Computing activation statistics...", "info"))
         self.flags = widgets.HTML()
         self.table = widgets.HTML()
+        # rows, names on the left, first layer at the top: every layer name stays readable
+        longest = max((len(name) for name, _ in self.session.model.named_modules()), default=0)
         self.std_chart = BarChart("std (bars) and mean (dots)", "value", x_label="layer (forward order)",
-                                  empty_text="computing…")
-        self.zero_chart = BarChart("fraction of zeros (red: dead ReLUs flagged)", "zeros",
+                                  empty_text="computing…", horizontal=True, label_chars=longest)
+        self.zero_chart = BarChart("fraction of zeros (red: dead ReLUs)", "zeros",
                                    x_label="layer (forward order)", y_range=(0.0, 1.0), y_format=".0%",
-                                   colours=("#757575", "#d32f2f"), empty_text="computing…")
+                                   colours=("#757575", "#d32f2f"), empty_text="computing…", horizontal=True,
+                                   label_chars=longest)
         self.std_bars, self.zero_bars = self.std_chart.bars, self.zero_chart.bars
-        self.mean_dots = bq.Scatter(x=np.array(["-"]), y=np.zeros(1, np.float32),
-                                    scales={"x": self.std_chart.x_scale, "y": self.std_chart.y_scale},
+        self.mean_dots = bq.Scatter(x=np.zeros(1, np.float32), y=np.array(["-"]),
+                                    scales={"x": self.std_chart.y_scale, "y": self.std_chart.x_scale},
                                     colors=["#ff7f0e"], default_size=24, visible=False,
-                                    tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".3g"]))
+                                    tooltip=bq.Tooltip(fields=["y", "x"], formats=["", ".3g"]))
         self.std_chart.figure.marks = [self.std_bars, self.mean_dots]
         figures = [self.std_chart, self.zero_chart]
         self._future: Future | None = None
@@ -79,10 +84,9 @@ class ActivationStats(LiveView):
         self._next = 0.0
         self._step = -1
         self.cost = 0.0  # seconds the last pass took
-        super().__init__(session, children=[self.message, self.flags,
-                                            widgets.HBox(figures, layout=widgets.Layout(flex_flow="row wrap")),
-                                            self.table])
-        self.add_class("nbviz-activations")
+        self.children = [self.message, self.flags,
+                         widgets.HBox(figures, layout=widgets.Layout(flex_flow="row wrap")), self.table]
+        self.poke()
 
     def refresh(self) -> None:
         future = self._future
@@ -123,8 +127,9 @@ class ActivationStats(LiveView):
         self.std_chart.set_bars(names, std, also=mean)
         lo, hi = float(self.std_chart.y_scale.min), float(self.std_chart.y_scale.max)
         with self.mean_dots.hold_sync(), self.mean_dots.hold_trait_notifications():
-            self.mean_dots.x = np.array(short_labels(names))
-            self.mean_dots.y = np.clip(np.nan_to_num(mean, nan=lo), lo, hi).astype(np.float32)
+            self.mean_dots.y = self.std_chart.categories(self.std_chart.labels)
+            self.mean_dots.x = self.std_chart.categories(np.clip(np.nan_to_num(mean, nan=lo), lo, hi)
+                                                         .astype(np.float32))
             self.mean_dots.visible = True
         self.zero_chart.set_bars(names, np.array([layer.zero_fraction for layer in report.layers]),
                                  [layer.flagged for layer in report.layers])

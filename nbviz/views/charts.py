@@ -17,6 +17,7 @@ import html
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import bqplot as bq
 import ipywidgets as widgets
@@ -86,12 +87,14 @@ def linear_domain(values: Iterable[np.ndarray] | np.ndarray, *, min_span: float 
 
 
 def log_domain(values: Iterable[np.ndarray] | np.ndarray,
-               empty: tuple[float, float] = EMPTY_LOG) -> tuple[float, float]:
-    """A (lo, hi) of powers of ten strictly around the positive finite ``values``."""
+               empty: tuple[float, float] = EMPTY_LOG, room: float = 0.01) -> tuple[float, float]:
+    """A (lo, hi) of powers of ten strictly around the positive finite ``values``, with at
+    least ``room`` decades below the smallest (bars on a log axis stand on ``lo``: the
+    smallest bar gets that height)."""
     data = _finite(values, positive=True)
     if not data.size:
         return empty
-    lo = 10.0 ** math.floor(math.log10(float(data.min())) - 0.01)
+    lo = 10.0 ** math.floor(math.log10(float(data.min())) - room)
     hi = 10.0 ** math.ceil(math.log10(float(data.max())) + 0.01)
     return lo, hi
 
@@ -362,37 +365,74 @@ def bottom_margin(labels: Sequence[str], rotate: float = 45.0, px_per_char: floa
     return int(min(160, 34 + longest * px_per_char * math.sin(math.radians(rotate))))
 
 
+def left_margin(labels: Sequence[str], px_per_char: float = 6.2) -> int:
+    """Room left of the plot for horizontal tick labels (plus the rotated axis label)."""
+    longest = max((len(label) for label in labels), default=1)
+    return int(min(220, 30 + longest * px_per_char))
+
+
+BAR_ROW_PX = 17  # height of one bar's row in a horizontal bar chart
+
+
 class BarChart(widgets.VBox):
     """Bars over named categories (layers), flagged bars in another colour, explicit y domain.
 
     On a log axis the bars stand on the domain's lower end (bqplot's default base 0 has no
     logarithm: the bars got NaN heights). Values a log axis cannot draw sit at the bottom.
+
+    ``horizontal=True`` lays the bars out as rows, the names on the left in reading
+    direction (first at the top) and the chart as tall as the rows need: every name stays
+    readable however many layers (rotated names under vertical bars overlap past a dozen).
     """
 
     def __init__(self, title: str, y_label: str, *, x_label: str = "layer", y_log: bool = False,
                  y_range: tuple[float, float] | None = None, y_format: str = ".2g",
                  colours: tuple[str, str] = ("#1f77b4", "#d32f2f"), width: str = "50%",
-                 height: str = "320px", empty_text: str = "no data yet") -> None:
+                 height: str = "320px", empty_text: str = "no data yet", horizontal: bool = False,
+                 label_chars: int = 0) -> None:
         self.title, self.y_log, self.y_range, self.empty_text = title, y_log, y_range, empty_text
+        self.horizontal = horizontal
+        # room for names this long from the start: a figure shown before its margin grew kept
+        # the old margin in the front end at times (names cut at the left edge)
+        self._min_left = left_margin(["m" * min(label_chars, 28)]) if label_chars else 0
         self.x_scale = bq.OrdinalScale()
         lo, hi = y_range or (EMPTY_LOG if y_log else EMPTY_LINEAR)
         self.y_scale = scale(y_log, (lo, hi))
         self.names: list[str] = []
+        self.labels: list[str] = []  # the names as drawn, in the order given
         self.values = np.zeros(0, np.float32)
-        self.x_axis = bq.Axis(scale=self.x_scale, label=x_label, tick_rotate=-45,
-                              tick_style={"font-size": "10px", "text-anchor": "end"}, visible=False)
-        self.y_axis = bq.Axis(scale=self.y_scale, side="left", label=y_label, visible=False,
-                              tick_format=".0e" if y_log else y_format,
-                              tick_values=np.array(log_ticks(lo, hi)) if y_log else linear_ticks(lo, hi))
+        if horizontal:
+            self.x_axis = bq.Axis(scale=self.x_scale, label=x_label, orientation="vertical", side="left",
+                                  tick_style={"font-size": "11px"}, visible=False)
+            self.y_axis = bq.Axis(scale=self.y_scale, side="bottom", orientation="horizontal", label=y_label,
+                                  visible=False, grid_lines="dashed", tick_format=".0e" if y_log else y_format,
+                                  tick_values=np.array(log_ticks(lo, hi)) if y_log else linear_ticks(lo, hi, 4))
+        else:
+            self.x_axis = bq.Axis(scale=self.x_scale, label=x_label, tick_rotate=-45,
+                                  tick_style={"font-size": "10px", "text-anchor": "end"}, visible=False)
+            self.y_axis = bq.Axis(scale=self.y_scale, side="left", label=y_label, visible=False,
+                                  tick_format=".0e" if y_log else y_format,
+                                  tick_values=np.array(log_ticks(lo, hi)) if y_log else linear_ticks(lo, hi))
         self.bars = bq.Bars(x=np.array(["-"]), y=np.array([lo], np.float32), base=lo,
                             scales={"x": self.x_scale, "y": self.y_scale,
                                     "color": bq.ColorScale(colors=list(colours), min=0.0, max=1.0)},
                             color=np.zeros(1, np.float32), padding=0.2, opacities=[0.0],
+                            orientation="horizontal" if horizontal else "vertical",
                             tooltip=bq.Tooltip(fields=["x", "y"], formats=["", ".3g"]))
+        margin = {**MARGIN, "left": max(self._min_left, MARGIN["left"]), "bottom": 46} if horizontal else \
+            {**MARGIN, "bottom": 60}
         self.figure = figure(f"{title} ({empty_text})", [self.bars], [self.x_axis, self.y_axis],
-                             height=height, margin={**MARGIN, "bottom": 60})
+                             height=height, margin=margin)
+        if horizontal:
+            self.x_axis.label_offset = f"{margin['left'] - 12}px"
         super().__init__([self.figure], layout=widgets.Layout(width=width, min_width="320px"))
         self.add_class("nbviz-chart")
+
+    def categories(self, values: Sequence[Any] | np.ndarray) -> np.ndarray:
+        """``values`` (one per name, in the order given) in the order the bars are drawn: a
+        vertical ordinal axis runs upwards, so horizontal charts reverse them."""
+        array = np.asarray(values)
+        return array[::-1].copy() if self.horizontal else array
 
     def set_bars(self, names: Sequence[str], values: np.ndarray, flagged: Sequence[bool] | None = None,
                  also: np.ndarray | None = None) -> None:
@@ -405,25 +445,36 @@ class BarChart(widgets.VBox):
         if self.y_range is not None:
             lo, hi = self.y_range
         elif self.y_log:
-            lo, hi = log_domain(both)
+            lo, hi = log_domain(both, room=0.5)  # the smallest bar (a vanishing gradient) stays visible
         else:
             lo, hi = linear_domain(both)
         shown = np.clip(np.nan_to_num(values, nan=lo, posinf=hi, neginf=lo), lo, hi).astype(np.float32)
-        labels = short_labels(list(names))
-        self.names, self.values = list(names), shown
+        labels = short_labels(list(names), width=28 if self.horizontal else 18)
+        self.names, self.labels, self.values = list(names), labels, shown
         colour = np.array(flagged if flagged is not None else [False] * len(names), np.float32)
         with self.figure.hold_sync():
             self.figure.title = self.title
-            margin = {**MARGIN, "bottom": bottom_margin(labels)}
+            height = ""
+            if self.horizontal:
+                margin = {**MARGIN, "left": max(left_margin(labels), self._min_left), "bottom": 46}
+                height = f"{margin['top'] + margin['bottom'] + BAR_ROW_PX * len(labels) + 10}px"
+            else:
+                margin = {**MARGIN, "bottom": bottom_margin(labels)}
             if self.figure.fig_margin != margin:
                 self.figure.fig_margin = margin
-                self.x_axis.label_offset = f"{margin['bottom'] - 12}px"  # under the rotated labels
+                side = "left" if self.horizontal else "bottom"
+                self.x_axis.label_offset = f"{margin[side] - 12}px"  # beyond the tick labels
             set_domain(self.y_scale, lo, hi)
-            set_ticks(self.y_axis, np.array(log_ticks(lo, hi)) if self.y_log else linear_ticks(lo, hi))
+            ticks = np.array(log_ticks(lo, hi)) if self.y_log else linear_ticks(lo, hi, 4 if self.horizontal else 5)
+            set_ticks(self.y_axis, ticks)
             self.x_axis.visible = self.y_axis.visible = True
+        if height and self.figure.layout.height != height:
+            # after the margins: the resize re-lays the figure out with them (a margin change
+            # alone left the names of a chart with a fixed domain cut at the left edge)
+            self.figure.layout.height = height
         with self.bars.hold_sync(), self.bars.hold_trait_notifications():
             self.bars.base = lo if self.y_log else min(0.0, lo)
-            self.bars.x = np.array(labels)
-            self.bars.y = shown
-            self.bars.color = colour
+            self.bars.x = self.categories(labels)
+            self.bars.y = self.categories(shown)
+            self.bars.color = self.categories(colour)
             self.bars.opacities = [1.0]

@@ -14,9 +14,9 @@ import numpy as np
 
 from ..probes.grad_health import GradientFlag, diagnose
 from ..session.base import SessionBase
+from ..widgets import guarded
 from .base import LiveView, message_html
 from .charts import BarChart, LineChart, short_labels
-from .context import context_for
 
 HEALTHY_RATIO = 1e-3
 FLAG_COLOURS = {"vanishing": "#1565c0", "exploding": "#b71c1c", "large_update": "#e65100",
@@ -56,9 +56,11 @@ class GradientFlow(LiveView):
     def __init__(self, session: SessionBase, window: int = 5) -> None:
         if isinstance(window, bool) or not isinstance(window, int) or window < 1:
             raise ValueError(f"window must be a whole number of snapshots >= 1, got {window!r}")
+        super().__init__(session)
+        self.add_class("nbviz-gradients")
         self.window = window
-        self.stats = context_for(session).acquire_param_stats(self)
-        self.all_params = widgets.Checkbox(False, description="biases and norm scales too",
+        self.stats = self.context.acquire_param_stats(self)
+        self.all_params = guarded.Checkbox(False, description="biases and norm scales too",
                                            indent=False)
         self.message = widgets.HTML(message_html(
             "Gradients appear once training runs (sampled a few times a second).", "info"))
@@ -75,12 +77,12 @@ class GradientFlow(LiveView):
         self.ratio_lines = self.ratio_chart.add_line("ratios", "#1f77b4", "layers")
         self.healthy = self.ratio_chart.add_line("healthy", "#9e9e9e", "healthy ~1e-3", dashed=True)
         self._key: tuple | None = None
-        super().__init__(session, children=[
+        self.children = [
             self.message, self.flags, self.all_params,
             widgets.HBox([self.rms_chart, self.norm_chart, self.ratio_chart],
-                         layout=widgets.Layout(flex_flow="row wrap", width="100%"))])
-        self.add_class("nbviz-gradients")
+                         layout=widgets.Layout(flex_flow="row wrap", width="100%"))]
         self.all_params.observe(lambda _change: self.poke(), "value")
+        self.poke()
 
     def names(self) -> list[str]:
         return self.stats.names(weights_only=not self.all_params.value)

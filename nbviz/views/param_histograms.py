@@ -8,6 +8,7 @@ memory stays bounded however long the run.
 
 from __future__ import annotations
 
+import math
 import time
 
 import bqplot as bq
@@ -15,7 +16,17 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..probes.param_stats import Histogram, ParamStats, Snapshot
-from .charts import MARGIN, figure, linear_domain, linear_ticks, scale, set_domain, set_ticks
+from ..widgets import guarded
+from .charts import (
+    MARGIN,
+    figure,
+    linear_domain,
+    linear_ticks,
+    nice_step,
+    scale,
+    set_domain,
+    set_ticks,
+)
 
 GRID_BINS = 32
 MAX_COLUMNS = 64  # heat-map columns at most: bqplot redraws every cell (an SVG rect) per update
@@ -27,6 +38,20 @@ def thin(count: int, most: int = MAX_COLUMNS) -> np.ndarray:
     if count <= most:
         return np.arange(count)
     return np.unique(np.linspace(0, count - 1, most).round().astype(int))
+
+
+def step_ticks(lo: float, hi: float) -> np.ndarray:
+    """Whole, round step numbers from ``lo`` to ``hi``, 1, 2 or 5 times a power of ten apart,
+    at least 4 where the span allows (bqplot's own ticks split the domain evenly: 1, 26.125,
+    51.25, ...)."""
+    values = np.zeros(0)
+    for count in (5, 8, 12):
+        step = max(1.0, nice_step(hi - lo, count))
+        first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+        values = np.array([k * step for k in range(first, last + 1)], dtype=np.float64)
+        if len(values) >= 4 or step == 1.0:
+            break
+    return values
 
 
 def common_grid(hists: list[Histogram], bins: int = GRID_BINS) -> tuple[np.ndarray, np.ndarray]:
@@ -45,10 +70,10 @@ class HistogramHistory(widgets.VBox):
 
     def __init__(self, stats: ParamStats) -> None:
         self.stats = stats
-        self.param = widgets.Dropdown(options=stats.names(), description="parameter",
+        self.param = guarded.Dropdown(options=stats.names(), description="parameter",
                                       layout=widgets.Layout(width="340px"))
-        self.kind = widgets.ToggleButtons(options=["weights", "gradients"], value="weights")
-        self.slider = widgets.IntSlider(0, min=0, max=0, description="snapshot",
+        self.kind = guarded.ToggleButtons(options=["weights", "gradients"], value="weights")
+        self.slider = guarded.IntSlider(0, min=0, max=0, description="snapshot",
                                         continuous_update=True, layout=widgets.Layout(width="420px"))
         self.step_label = widgets.Label("no snapshot yet: they appear while training runs")
         x, y = scale(), scale()
@@ -63,7 +88,7 @@ class HistogramHistory(widgets.VBox):
         self.cursor = bq.Scatter(x=np.zeros(1, np.float32), y=np.ones(1, np.float32),
                                  scales={"x": x, "y": y}, colors=["#ff1744"], marker="triangle-down",
                                  default_size=90, stroke="white")
-        self.heat_x_axis = bq.Axis(scale=x, label="step", num_ticks=5, tick_format="~s")
+        self.heat_x_axis = bq.Axis(scale=x, label="step", tick_format="~s", tick_values=step_ticks(0.0, 1.0))
         self.heat_y_axis = bq.Axis(scale=y, side="left", label="value", tick_format=".2g",
                                    tick_values=linear_ticks(0.0, 1.0))
         over_time = figure("over time (colour: share of values; ▼ selected)", [self.heat, self.cursor],
@@ -133,7 +158,10 @@ class HistogramHistory(widgets.VBox):
         shares = (selected.counts / max(selected.counts.sum(), 1)).astype(np.float32)
         s_hi = linear_domain(np.append(shares, 0.0))[1]
         self._update_heat(snaps, hists, (v_lo, v_hi))
-        with self.cursor.hold_sync(), self.bars.hold_sync(), self.slider.hold_sync():
+        self._newest = last
+        if self.slider.max != last:  # its own message first: a value past the front end's old
+            self.slider.max = last   # max is clamped there, and the handle stayed at 0
+        with self.cursor.hold_sync(), self.bars.hold_sync():
             set_domain(self.bars_x, v_lo, v_hi)
             set_ticks(self.bars_x_axis, linear_ticks(v_lo, v_hi, 4))
             set_domain(self.bars_y, 0.0, s_hi)
@@ -142,8 +170,7 @@ class HistogramHistory(widgets.VBox):
             self.cursor.y = np.array([v_hi], np.float32)
             self.bars.x = centres
             self.bars.y = shares
-            self._newest = last
-            self.slider.max = last
+        if self.slider.value != index:
             self.slider.value = index
         extra = f", {selected.nonfinite} non-finite" if selected.nonfinite else ""
         self.step_label.value = f"step {step} ({index + 1} of {len(snaps)} kept{extra})"
@@ -170,6 +197,7 @@ class HistogramHistory(widgets.VBox):
         peak = float(matrix.max()) or 1.0
         with self.heat.hold_sync(), self.heat.hold_trait_notifications():
             set_domain(self.heat_x, float(columns[0]), float(columns[-1] + width))
+            set_ticks(self.heat_x_axis, step_ticks(float(columns[0]), float(columns[-1] + width)))
             set_domain(self.heat_y, v_lo, v_hi)
             set_ticks(self.heat_y_axis, linear_ticks(v_lo, v_hi, 4))
             self.heat.row = edges[:-1].astype(np.float32)

@@ -15,45 +15,147 @@ from __future__ import annotations
 import html
 import math
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
+import numpy as np
 from torch import nn
 
 from ..probes.capture import DEFAULT_TIMEOUT, LayerInfo
 from ..probes.graph import ModuleGraph, module_graph
 from .base import LiveView, message_html
-from .charts import short_labels
 
 NBSP = "\u00a0"
-# labels in dark text on light boxes, never catching the click meant for their box (bqplot
-# reports a click only on the box's own element); edges grey and visible
+# the graph is drawn with plain bqplot marks in pixel coordinates: a Scatter of node boxes
+# (rectangle markers turned on their side; a click selects), a Label mark of names on them and
+# one Lines mark holding every edge. bqplot's Graph mark cannot draw a fixed layout: it always
+# runs d3's force simulation (centre, forceX/forceY and link forces, 100 ticks even when
+# "static"), which pulls given positions together, and it ends a directed edge half a box
+# *width* before its target, so the arrows of vertical edges point up past their source.
 _STYLE = ("<style>.nbviz-structure-table select, .nbviz-structure-table option, "
           ".nbviz-structure-header {font-family: monospace; font-size: 12px; white-space: pre;}"
-          ".nbviz-structure .network text.label {fill: #212121; font-size: 11px; pointer-events: none;}"
-          ".nbviz-structure .network .element {stroke: #616161; stroke-width: 0.8px; cursor: pointer;}"
-          ".nbviz-structure .network path.link {stroke: #8d8d8d; stroke-width: 1.3px; fill: none;"
-          " opacity: 1;}"
-          ".nbviz-structure .linkarrow {fill: #8d8d8d;}</style>")
+          ".nbviz-structure-graph .label {font-family: monospace; pointer-events: none;}"
+          ".nbviz-structure-graph .dot {cursor: pointer;}</style>")
 _COLOURS = {"conv": "#90caf9", "norm": "#e0e0e0", "act": "#a5d6a7", "linear": "#ffcc80",
             "pool": "#ce93d8", "function": "#ef9a9a", "input": "#fff59d", "output": "#fff59d",
             "other": "#80deea"}
 _NAMES = {"conv": "convolution", "norm": "normalisation", "act": "activation", "linear": "linear",
           "pool": "pooling", "function": "function (add, flatten…)", "input": "input / output",
           "other": "other module"}
-ROWS = 36  # graph rows per column: deeper graphs wrap into further columns
-NODE_W, NODE_H, ROW_PX, LANE_PX = 150, 18, 26, 170
+ROWS = 60  # graph rows per column at most: deeper graphs wrap into further columns
+MIN_ROWS = 24  # ...but columns are balanced, and never shorter than this
+FIT_PX = 700  # columns are added while the graph stays about this wide (it scrolls down)
+NODE_W, NODE_H = 160, 16  # a node's box
+LABEL_CHARS = 25  # names are shortened to this many characters (10 px monospace fits the box)
+LANE_PX, ROW_PX = 184, 26  # one branch lane, one layer row
+PAD_X, PAD_Y, GAP_PX = 16, 18, 14  # room left of lane 0 for skip edges; top/bottom; between columns
 
 
-def graph_layout(depths: list[int], lanes: list[int], rows: int = ROWS) -> tuple[list[float], list[float], int, int]:
-    """Positions of layered nodes wrapped into columns of ``rows`` layers: (x, y, columns wide,
-    rows high). A deep chain (mobilenet's 160 nodes) becomes several readable columns."""
-    width = max(lanes, default=0) + 1
-    high = min(max(depths, default=0) + 1, rows)
-    xs = [(d // rows) * (width + 0.5) + lane for d, lane in zip(depths, lanes, strict=True)]
-    ys = [-float(d % rows) for d in depths]
-    blocks = max(depths, default=0) // rows + 1
-    return xs, ys, int(math.ceil(blocks * (width + 0.5))), high
+@dataclass
+class GraphDrawing:
+    """Where the graph's parts go, in pixels (y grows downwards).
+
+    Attributes:
+        x, y: node marker centres, in node order.
+        edge_x, edge_y: every edge as one polyline with its arrowhead, edges separated by NaN
+            (none at the end).
+        width, height: the drawing's size; columns, rows: how the layers were wrapped.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    edge_x: np.ndarray
+    edge_y: np.ndarray
+    width: int
+    height: int
+    columns: int
+    rows: int
+
+
+def _arrow(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``points`` plus an arrowhead at the last point, along the last segment."""
+    (x0, y0), (x1, y1) = points[-2], points[-1]
+    length = math.hypot(x1 - x0, y1 - y0) or 1.0
+    ux, uy = (x1 - x0) / length, (y1 - y0) / length
+    back = (x1 - 6 * ux, y1 - 6 * uy)
+    left = (back[0] - 3.5 * uy, back[1] + 3.5 * ux)
+    right = (back[0] + 3.5 * uy, back[1] - 3.5 * ux)
+    return [*points, left, points[-1], right]
+
+
+def graph_drawing(depths: list[int], lanes: list[int], edges: list[tuple[int, int]],
+                  rows: int | None = None) -> GraphDrawing:
+    """Lay out a layered graph: layers top to bottom, branches side by side in lanes, deep
+    graphs wrapped into balanced columns; edges routed so that none crosses a box.
+
+    A chain edge goes straight down; a branch edge steps down, across between two rows and
+    down into its target; a skip edge (same lane, over several rows) runs left of the boxes
+    into its target's side; an edge to a later column runs along the bottom and up the gap
+    before that column.
+    """
+    lanes_n = max(lanes, default=0) + 1
+    depth_n = max(depths, default=0) + 1
+    column_px = PAD_X + lanes_n * LANE_PX + GAP_PX
+    if rows is None:
+        fit = max(1, FIT_PX // column_px)
+        rows = min(ROWS, max(MIN_ROWS, math.ceil(depth_n / fit)))
+    rows = max(1, min(rows, depth_n))
+    columns = math.ceil(depth_n / rows)
+    rows = math.ceil(depth_n / columns)  # as many columns, evenly filled
+    column = [d // rows for d in depths]
+    xs = np.array([c * column_px + PAD_X + lane * LANE_PX + NODE_W / 2 for c, lane in zip(column, lanes, strict=True)])
+    ys = np.array([PAD_Y + (d % rows) * ROW_PX for d in depths], dtype=np.float64)
+    width, height = columns * column_px, 2 * PAD_Y + (rows - 1) * ROW_PX
+    bottom, half_row, top, side = height - 4.0, ROW_PX / 2, NODE_H / 2 + 1, NODE_W / 2 + 1
+    ex: list[float] = []
+    ey: list[float] = []
+    for s, t in edges:
+        sx, sy, tx, ty = float(xs[s]), float(ys[s]), float(xs[t]), float(ys[t])
+        bend = sx - side - 8
+        if column[t] != column[s]:  # to a later column: along the bottom, up the gap
+            gap = column[t] * column_px + 4.0
+            points = [(sx - side, sy), (bend, sy), (bend, bottom), (gap, bottom), (gap, ty - half_row),
+                      (tx, ty - half_row), (tx, ty - top)]
+        elif lanes[s] == lanes[t] and depths[t] - depths[s] > 1:  # a skip: left of the boxes
+            points = [(sx - side, sy), (bend, sy), (bend, ty), (tx - side, ty)]
+        elif lanes[s] == lanes[t]:
+            points = [(sx, sy + top), (tx, ty - top)]
+        else:  # to another lane: down, across between the rows, down
+            points = [(sx, sy + top), (sx, ty - half_row), (tx, ty - half_row), (tx, ty - top)]
+        for x, y in _arrow(points):
+            ex.append(x)
+            ey.append(y)
+        ex.append(math.nan)
+        ey.append(math.nan)
+    # no NaN at the end: bqplot places a line's (hidden) label at its last point, and d3 turns
+    # NaN into translate(undefined,undefined), an error in the browser console
+    return GraphDrawing(xs, ys, np.array(ex[:-1]), np.array(ey[:-1]), int(width), int(height), columns, rows)
+
+
+def compact_names(names: list[str], width: int = LABEL_CHARS) -> list[str]:
+    """Names of at most ``width`` characters that keep their ends and stay distinct: leading
+    parts are abbreviated to their first letter as far as needed
+    ("features.10.block.2.scale_activation" -> "f.10.b.2.scale_activation"), then cut from
+    the left; repeats (a module called twice) are numbered: "relu#2"."""
+    result = []
+    for name in names:
+        parts = name.split(".")
+        for i in range(len(parts) - 1):
+            if len(".".join(parts)) <= width:
+                break
+            if not parts[i].isdigit():
+                parts[i] = parts[i][0]
+        short = ".".join(parts)
+        result.append(short if len(short) <= width else "…" + short[-(width - 1):])
+    seen: dict[str, int] = {}
+    for i, label in enumerate(result):
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            suffix = f"#{seen[label]}"
+            keep = width - len(suffix)
+            result[i] = (label if len(label) <= keep else "…" + label[-(keep - 1):]) + suffix
+    return result
 
 
 def legend_html(categories: list[str]) -> str:
@@ -149,7 +251,7 @@ class ModelStructure(LiveView):
         head = widgets.HTML(_STYLE + f'<div class="nbviz-structure-header">{header}</div>')
         table_box = widgets.VBox([summary, head, self.table])
         self.graph: ModuleGraph = module_graph(model, self.layers)
-        self.graph_mark = None
+        self.graph_mark: Any = None
         parts: list[widgets.Widget] = [table_box]
         if graph:
             figure = self._build_graph()
@@ -165,30 +267,44 @@ class ModelStructure(LiveView):
 
     def _build_graph(self) -> widgets.Widget:
         import bqplot
-        import numpy as np
 
         nodes = self.graph.nodes
         categories = [_category(node.label, node.kind, self.types.get(node.module, "")) for node in nodes]
         categories = ["input" if c == "output" else c for c in categories]
-        labels = short_labels([node.label for node in nodes], width=22)
-        node_data = [{"label": label, "shape": "rect",
-                      "shape_attrs": {"width": NODE_W, "height": NODE_H, "rx": 3}} for label in labels]
-        links = [{"source": self.graph.index(a), "target": self.graph.index(b)} for a, b in self.graph.edges]
-        xs, ys, wide, high = graph_layout([n.depth for n in nodes], [n.lane for n in nodes])
-        x_scale = bqplot.LinearScale(min=-0.6, max=wide - 0.4)
-        y_scale = bqplot.LinearScale(min=-high + 0.5, max=0.5)
-        self.graph_mark = bqplot.Graph(
-            node_data=node_data, link_data=links, link_type="line", directed=True,
-            x=np.array(xs, dtype=np.float32), y=np.array(ys, dtype=np.float32),
-            scales={"x": x_scale, "y": y_scale}, colors=[_COLOURS[c] for c in categories], static=True,
-            highlight_links=False, interactions={"click": "select"},
-            selected_style={"stroke": "#d50000", "stroke-width": "3"})
+        labels = compact_names([node.label for node in nodes])
+        edges = [(self.graph.index(a), self.graph.index(b)) for a, b in self.graph.edges]
+        self.drawing = drawing = graph_drawing([n.depth for n in nodes], [n.lane for n in nodes], edges)
+        size = NODE_W * NODE_H  # bqplot's rectangle marker: area, and height/width = 10**skew
+        pad = math.sqrt(size) / 2 + 1  # bqplot keeps this much room for markers at each end
+        margin = 2
+        scales = {"x": bqplot.LinearScale(min=0.0, max=float(drawing.width)),
+                  "y": bqplot.LinearScale(min=-float(drawing.height), max=0.0),
+                  "rotation": bqplot.LinearScale(min=0.0, max=180.0)}
+        x = drawing.x.astype(np.float32)
+        y = (-drawing.y).astype(np.float32)
+        self.graph_edges = bqplot.Lines(x=(drawing.edge_x if edges else np.zeros(0)).astype(np.float32),
+                                        y=(-drawing.edge_y if edges else np.zeros(0)).astype(np.float32),
+                                        scales={"x": scales["x"], "y": scales["y"]}, colors=["#8d8d8d"],
+                                        stroke_width=1.3)
+        self.graph_mark = bqplot.Scatter(
+            x=x, y=y, scales=scales, marker="rectangle", default_size=size,
+            default_skew=math.log10(NODE_W / NODE_H), rotation=np.full(len(nodes), 90.0, np.float32),
+            colors=[_COLOURS[c] for c in categories], stroke="#616161", names=[n.label for n in nodes],
+            display_names=False, interactions={"click": "select", "hover": "tooltip"},
+            tooltip=bqplot.Tooltip(fields=["name"]),
+            selected_style={"stroke": "#d50000", "stroke-width": "3"}, unselected_style={})
         self.graph_mark.on_element_click(self._on_graph_click)
+        self.graph_labels = bqplot.Label(x=x, y=y, text=labels, scales={"x": scales["x"], "y": scales["y"]},
+                                         colors=["#212121"], default_size=10, font_unit="px", align="start",
+                                         font_weight="normal", x_offset=-NODE_W // 2 + 5, y_offset=0)
         self.graph_legend = widgets.HTML(legend_html([c for c in _COLOURS if c in categories]))
-        figure = bqplot.Figure(marks=[self.graph_mark], fig_margin={"top": 12, "bottom": 12, "left": 12, "right": 12},
-                               layout=widgets.Layout(width=f"{LANE_PX * wide + 40}px",
-                                                     height=f"{ROW_PX * high + 40}px",
-                                                     min_width=f"{LANE_PX * wide + 40}px"))
+        wide, high = drawing.width + 2 * (pad + margin), drawing.height + 2 * (pad + margin)
+        figure = bqplot.Figure(marks=[self.graph_edges, self.graph_mark, self.graph_labels],
+                               fig_margin={"top": margin, "bottom": margin, "left": margin, "right": margin},
+                               padding_x=0.0, padding_y=0.0, animation_duration=0,
+                               layout=widgets.Layout(width=f"{wide:.0f}px", height=f"{high:.0f}px",
+                                                     min_width=f"{wide:.0f}px", flex="0 0 auto"))
+        figure.add_class("nbviz-structure-graph")
         return figure
 
     # ---- selection (any thread: validate, set state, poke) --------------------------------
@@ -208,8 +324,8 @@ class ModelStructure(LiveView):
         return True
 
     def _on_graph_click(self, _mark: Any, content: Any) -> None:
-        """bqplot sends ``{"event": "element_click", "data": <the node's datum>}``; the datum
-        carries the node's ``index`` (d3 sets it) and its label. Anything else is ignored."""
+        """bqplot sends ``{"event": "element_click", "data": <the point's datum>}`` for a click on
+        a node's marker or name; the datum carries the node's ``index``. Anything else is ignored."""
         data = content.get("data") if isinstance(content, dict) else None
         if not isinstance(data, dict):
             return

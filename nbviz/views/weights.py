@@ -23,10 +23,10 @@ import torch
 from torch import nn
 
 from ..session.base import SessionBase
+from ..widgets import guarded
 from ..widgets.image_grid import ImageGrid
 from ..widgets.images import to_uint8
 from .base import LiveView, message_html
-from .context import context_for
 from .param_histograms import HistogramHistory
 
 
@@ -34,6 +34,14 @@ def weight_layers(model: nn.Module) -> list[str]:
     """Dotted names of modules that own a ``weight`` Parameter, in model order."""
     return [name for name, m in model.named_modules()
             if name and isinstance(getattr(m, "weight", None), nn.Parameter)]
+
+
+def weight_copy(module: nn.Module) -> torch.Tensor:
+    """A CPU copy of ``module.weight`` (the training thread keeps changing the original)."""
+    weight = getattr(module, "weight")  # noqa: B009  (nn.Module types attributes as Tensor | Module)
+    if not isinstance(weight, torch.Tensor):
+        raise TypeError(f"{type(module).__name__}.weight is not a tensor")
+    return weight.detach().to("cpu").clone()
 
 
 def first_conv(model: nn.Module) -> tuple[str, nn.Module] | None:
@@ -92,28 +100,38 @@ class Weights(LiveView):
     min_interval = 1.0
 
     def __init__(self, session: SessionBase, tile_size: int = 40) -> None:
-        self.selection = context_for(session).selection
-        model = session.model
+        super().__init__(session)
+        self.add_class("nbviz-weights")
+        try:
+            self._build(tile_size)
+        except BaseException:
+            self.close()  # releases whatever was acquired before the failure
+            raise
+
+    def _build(self, tile_size: int) -> None:
+        self.selection = self.context.selection
+        model = self.session.model
         self.layers = weight_layers(model)
         self.message = widgets.HTML()
         self.filters = ImageGrid(colormap="coolwarm", tile_size=tile_size)
         self.filter_caption = widgets.HTML()
         conv = first_conv(model)
         self._conv_name = conv[0] if conv else None
-        self.layer = widgets.Dropdown(options=self.layers, description="layer",
+        initial = self._resolve(self.selection.layer) or (self.layers[0] if self.layers else None)
+        self.layer = guarded.Dropdown(options=self.layers, value=initial, description="layer",
                                       layout=widgets.Layout(width="340px"))
         self.redraw = widgets.Button(description="Redraw", icon="refresh",
                                      tooltip="redraw the heat map with the current weights")
         self.figure = _new_figure()
-        self.ax = None
-        self.stats = context_for(session).acquire_param_stats(self)
+        self.ax: Any = None
+        self.stats = self.context.acquire_param_stats(self)
         self.histograms = HistogramHistory(self.stats)
         self._matrix_wanted = True
         self._matrix_future: Future | None = None
         self._filter_future: Future | None = None
         self._filter_step = -1
         self._pending_layer = ""
-        children = [self.message]
+        children: list[widgets.Widget] = [self.message]
         if conv is not None:
             children += [widgets.HTML(f"<b>Filters of the first convolution, {conv[0]}</b>"),
                          self.filter_caption, self.filters]
@@ -126,16 +144,14 @@ class Weights(LiveView):
         children += [widgets.HTML("<b>Weight matrix</b> (zoom, pan, extend with view.ax)"),
                      widgets.HBox([self.layer, self.redraw]), self.figure.canvas,
                      widgets.HTML("<b>Histograms over time</b>"), self.histograms]
-        super().__init__(session, children=children)
-        self.add_class("nbviz-weights")
-        initial = self._resolve(self.selection.layer) or (self.layers[0] if self.layers else None)
+        self.children = children
         if initial:
-            self.layer.value = initial
             self.histograms.select_layer(initial)
         self.layer.observe(self._on_layer, "value")
         self.redraw.on_click(self._on_redraw)
         self.filters.on_click(self._on_filter_click)
         self.selection.observe(self._on_selection, "layer")
+        self.poke()
 
     # ---- observers: validate and set state only ---------------------------------------------
     def _resolve(self, name: str) -> str | None:
@@ -179,7 +195,7 @@ class Weights(LiveView):
         if self._filter_future is None and self.session.step_count != self._filter_step:
             module = self.session.model.get_submodule(self._conv_name)
             self._filter_future = self.session.run_at_batch_boundary(
-                lambda: (self.session.step_count, module.weight.detach().to("cpu").clone()))
+                lambda: (self.session.step_count, weight_copy(module)))
         future = self._filter_future
         if future is not None and future.done():
             self._filter_future = None
@@ -196,7 +212,7 @@ class Weights(LiveView):
             self._matrix_wanted = False
             module = self.session.model.get_submodule(name)
             self._matrix_future = self.session.run_at_batch_boundary(
-                lambda: (name, self.session.step_count, module.weight.detach().to("cpu").clone()))
+                lambda: (name, self.session.step_count, weight_copy(module)))
         future = self._matrix_future
         if future is not None and future.done():
             self._matrix_future = None
@@ -219,6 +235,9 @@ class Weights(LiveView):
         self.figure.canvas.draw_idle()
 
     def on_close(self) -> None:
-        self.selection.unobserve(self._on_selection, "layer")
-        self.context.release_param_stats(self)
-        self.figure.canvas.close()
+        if hasattr(self, "selection"):
+            self.selection.unobserve(self._on_selection, "layer")
+        if hasattr(self, "stats"):
+            self.context.release_param_stats(self)
+        if hasattr(self, "figure"):
+            self.figure.canvas.close()

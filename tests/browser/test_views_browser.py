@@ -9,6 +9,7 @@ test-output/views/.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from lab import (
@@ -111,6 +112,14 @@ def test_inside_views_draw_on_a_real_run_and_a_graph_click_selects_the_layer(pag
     snapshot = next(f for f in figures if f["title"] == "at the selected snapshot")
     values = [float(t.replace("−", "-")) for t in snapshot["ticks"][:4] if re.fullmatch(r"[−-]?[0-9.]+(e[−-]?\d+)?", t)]
     assert values == sorted(values), f"the value axis runs backwards: {snapshot['ticks']}"
+    steps = [t for t in next(f for f in figures if f["title"].startswith("over time"))["ticks"]
+             if re.fullmatch(r"\d+", t)]
+    assert len(steps) >= 3 and len({int(b) - int(a) for a, b in zip(steps, steps[1:], strict=False)}) == 1, steps
+    time.sleep(2.5)  # two pump ticks: the slider still shows (and follows) the newest snapshot
+    weights = dashboard.locator(".nbviz-weights")
+    kept = re.search(r"\((\d+) of (\d+) kept", weights.inner_text())
+    readout = weights.locator(".widget-hslider", has_text="snapshot").locator(".widget-readout").inner_text()
+    assert kept and kept.group(1) == kept.group(2) and int(readout) == int(kept.group(2)) - 1, (kept, readout)
 
     _check_tab(page, dashboard, "Activations", ".nbviz-activations",
                ("std (bars)", "fraction of zeros"), "activations")
@@ -120,19 +129,68 @@ def test_inside_views_draw_on_a_real_run_and_a_graph_click_selects_the_layer(pag
     assert len(texts) >= 5 and len(set(texts)) == len(texts), texts
 
     view, _ = _check_tab(page, dashboard, "Structure", ".nbviz-structure", ("",), "structure")
-    node = view.locator(".network g.node", has_text="features.2.0").first
-    node.locator(".element").click()
     table = view.locator(".nbviz-structure-table select")
-    wait_for(lambda: (table.evaluate("s => s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : ''")
-                      .replace("\u00a0", " ").strip().startswith("features.2.0")),
-             30, "the table to follow a click on the graph node features.2.0")
+    _click_node(view, table, "features.2.0")
+    _click_node(view, table, "classifier.1", on_name=True)
     screenshot(page, "views/structure_clicked")
+
+
+def _names_inside(view) -> list[bool]:
+    """Per figure: its 12 layer names are all drawn, each whole inside the figure."""
+    return view.evaluate("""root => [...root.querySelectorAll('.bqplot.figure')].map(f => {
+      const box = f.getBoundingClientRect();
+      const names = [...f.querySelectorAll('.axis .tick text')].filter(t => /[a-z]/.test(t.textContent));
+      return names.length === 12 && names.every(t => {
+        const r = t.getBoundingClientRect();
+        return r.width > 0 && r.left >= box.left - 0.5 && r.right <= box.right + 0.5;
+      });
+    })""")
+
+
+def _click_node(view, table, layer: str, on_name: bool = False) -> None:
+    """Click the graph node named ``layer`` (its box, or the name drawn on it) and wait for
+    the table to select that layer."""
+    names = view.locator(".nbviz-structure-graph text.label")
+    index = names.evaluate_all("els => els.map(e => e.textContent)").index(layer)
+    target = names.nth(index) if on_name else view.locator(".nbviz-structure-graph path.dot").nth(index)
+    target.scroll_into_view_if_needed()
+    target.click(force=on_name)  # a name lets clicks through to its box (pointer-events: none)
+    wait_for(lambda: (table.evaluate("s => s.selectedIndex >= 0 ? s.options[s.selectedIndex].text : ''")
+                      .replace("\u00a0", " ").strip().startswith(layer)),
+             30, f"the table to follow a click on the graph node {layer}")
+
+
+STRUCTURES = """\
+import torch, torchvision, nbviz
+from torch.utils.data import DataLoader, TensorDataset
+data = DataLoader(TensorDataset(torch.randn(8, 3, 64, 64), torch.randint(0, 4, (8,))), batch_size=4)
+model = torchvision.models.{name}(weights=None, num_classes=4)
+nbviz.ModelStructure(nbviz.TrainingSession(model, data, epochs=1))
+"""
+
+
+@pytest.mark.parametrize("page", [{"width": 1280, "height": 1100}], indirect=True)
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small"])
+def test_torchvision_structure_graphs_draw_readable_and_clickable(page, lab, name):
+    _run(page, lab, f"structure_{name}.ipynb", [STRUCTURES.format(name=name)])
+    view = find_in_notebook(page, ".nbviz-structure")
+    figures = assert_charts_ok(view, must_draw=("",), timeout=60)
+    marks = {m["kind"]: m for m in figures[0]["marks"]}
+    assert marks["dot"]["drawn"] > 60 and marks["line"]["lines"][0]["span"] > 100, marks
+    box = view.locator(".nbviz-structure-graph").bounding_box()
+    assert box and box["height"] <= 1600 and box["width"] <= 900, box  # balanced columns, not 160 rows
+    scroller = view.locator(".nbviz-structure-graph").locator("xpath=..").bounding_box()
+    assert scroller and scroller["height"] <= 640, scroller  # the page stays short: the graph scrolls
+    screenshot(page, f"views/structure_{name}")
+    table = view.locator(".nbviz-structure-table select")
+    _click_node(view, table, "layer2.0.conv1" if name == "resnet18" else "features.3.block.0.0", on_name=True)
 
 
 @pytest.mark.parametrize("page", [{"width": 1024, "height": 800}], indirect=True)
 def test_narrow_window_with_the_file_browser_open(page, lab):
     _run(page, lab, "views_narrow.ipynb", [SETUP.format(epochs=2),
-                                           "dashboard = nbviz.Dashboard(session, tabs=['Gradients'])\ndashboard"])
+                                           "dashboard = nbviz.Dashboard(session, tabs=['Gradients', 'Activations', "
+                                           "'Structure'])\ndashboard"])
     browser_panel = page.locator("#filebrowser")
     if not browser_panel.is_visible():
         page.keyboard.press("Control+Shift+F")
@@ -148,3 +206,12 @@ def test_narrow_window_with_the_file_browser_open(page, lab):
     screenshot(page, "views/narrow_curves")
     _check_tab(page, dashboard, "Gradients", ".nbviz-gradients",
                ("gradient RMS", "gradient norm", "update / weight"), "narrow_gradients")
+    dashboard.locator(".lm-TabBar-tab", has_text="Activations").first.click()
+    activations = dashboard.locator(".nbviz-activations")
+    wait_for(lambda: all(_names_inside(activations)) and len(_names_inside(activations)) == 2, 60,
+             "every layer name of both activation charts drawn whole inside its figure")
+    _, figures = _check_tab(page, dashboard, "Activations", ".nbviz-activations", ("std (bars)", "fraction of zeros"),
+                            "narrow_activations")
+    assert all(f["width"] >= 300 for f in figures), [(f["title"], f["width"]) for f in figures]
+    view, _ = _check_tab(page, dashboard, "Structure", ".nbviz-structure", ("",), "narrow_structure")
+    _click_node(view, view.locator(".nbviz-structure-table select"), "features.2.0")
