@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: env demo test test-python test-js bundle check-bundle clean
+.PHONY: env demo test test-python test-js typecheck bundle check-bundle clean
 
 env: $(VENV)/.installed
 
@@ -23,7 +23,10 @@ $(VENV)/.installed: pyproject.toml
 demo: env
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) notebooks/01_quickstart.ipynb
 
-test: env test-js test-python
+test: env test-js typecheck test-python
+
+typecheck: env
+	$(PY) -m mypy
 
 test-python: env
 	$(PY) -m pytest -ra

@@ -247,3 +247,26 @@ def test_compact_names_keep_their_ends_fit_and_stay_distinct():
     assert short[3:5] == ["layer1.0.relu", "layer1.0.relu#2"]
     assert short[5].startswith("…") and short[5].endswith("name_indeed")
     assert all(len(s) <= 25 for s in short) and len(set(short)) == len(short)
+
+
+def test_a_broken_model_shows_the_layers_before_the_failure_and_why():
+    class TutorialCNN(nn.Module):  # fc1 expects 64x7x7 features, 64x6x6 arrive
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 32, 3)
+            self.conv2 = nn.Conv2d(32, 64, 3)
+            self.pool = nn.MaxPool2d(2)
+            self.fc1 = nn.Linear(64 * 7 * 7, 10)
+
+        def forward(self, x):
+            x = self.pool(self.pool(torch.relu(self.conv2(torch.relu(self.conv1(x))))))
+            return self.fc1(x.flatten(1))
+
+    data = TensorDataset(torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)))
+    session = nbviz.TrainingSession(TutorialCNN(), DataLoader(data, batch_size=4), epochs=1)
+    structure = ModelStructure(session)
+    try:
+        assert {"conv1", "conv2", "pool"} <= structure.modules
+        assert "2304 features reach fc1, which expects 3136" in structure.status.value
+    finally:
+        structure.close()

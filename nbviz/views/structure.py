@@ -259,6 +259,10 @@ class ModelStructure(LiveView):
                 max_height="620px", max_width="100%", overflow="auto", border="1px solid #ddd"))],
                 layout=widgets.Layout(min_width="0", flex="1 1 auto")))
         self._base_note = "" if self.graph.traced else message_html(self.graph.reason, "info")
+        if self.context.forward_failure:  # a broken model: the layers that ran, and why it stops
+            self._base_note = message_html(
+                f"The forward pass fails; the table lists the layers that ran before the failure. "
+                f"{self.context.forward_failure}", "warning") + self._base_note
         self._note = self.status.value = self._base_note
         self.children = [self.status, widgets.HBox(parts, layout=widgets.Layout(flex_flow="row wrap"))]
         self.selection.observe(self._on_selection, names="layer")
