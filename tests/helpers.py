@@ -34,3 +34,18 @@ def manual_step(model, optimizer, stats, run, x, y) -> None:
     optimizer.step()
     run.step_count += 1
     stats.on_batch_end(run)
+
+
+class TutorialCNN(torch.nn.Module):
+    """A tutorial's classic bug: fc1 expects 64x7x7 features, 64x6x6 arrive (28x28 inputs)."""
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 32, 3)
+        self.conv2 = torch.nn.Conv2d(32, 64, 3)
+        self.pool = torch.nn.MaxPool2d(2)
+        self.fc1 = torch.nn.Linear(64 * 7 * 7, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.pool(torch.relu(self.conv2(torch.relu(self.conv1(x))))))
+        return self.fc1(x.flatten(1))

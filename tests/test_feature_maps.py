@@ -9,6 +9,7 @@ import pytest
 import torch
 import torchvision
 import traitlets
+from helpers import TutorialCNN
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -300,19 +301,6 @@ def test_works_with_a_plain_loop_watch():
 
 
 def test_a_broken_model_opens_with_the_layers_before_the_failure_and_says_why():
-    class TutorialCNN(nn.Module):  # fc1 expects 64x7x7 features, 64x6x6 arrive
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 32, 3)
-            self.conv2 = nn.Conv2d(32, 64, 3)
-            self.pool = nn.MaxPool2d(2)
-            self.fc1 = nn.Linear(64 * 7 * 7, 1024)
-
-        def forward(self, x):
-            x = self.pool(torch.relu(self.conv2(torch.relu(self.conv1(x)))))
-            x = self.pool(x)
-            return self.fc1(x.flatten(1))
-
     session = make_session(TutorialCNN(), (1, 28, 28))
     view = FeatureMaps(session, probe_size=2)
     try:

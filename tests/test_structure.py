@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from helpers import TutorialCNN
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -250,18 +251,6 @@ def test_compact_names_keep_their_ends_fit_and_stay_distinct():
 
 
 def test_a_broken_model_shows_the_layers_before_the_failure_and_why():
-    class TutorialCNN(nn.Module):  # fc1 expects 64x7x7 features, 64x6x6 arrive
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 32, 3)
-            self.conv2 = nn.Conv2d(32, 64, 3)
-            self.pool = nn.MaxPool2d(2)
-            self.fc1 = nn.Linear(64 * 7 * 7, 10)
-
-        def forward(self, x):
-            x = self.pool(self.pool(torch.relu(self.conv2(torch.relu(self.conv1(x))))))
-            return self.fc1(x.flatten(1))
-
     data = TensorDataset(torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,)))
     session = nbviz.TrainingSession(TutorialCNN(), DataLoader(data, batch_size=4), epochs=1)
     structure = ModelStructure(session)

@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import ipywidgets as widgets
@@ -25,12 +24,13 @@ import numpy as np
 import torch
 import traitlets
 
-from ..probes.capture import DEFAULT_TIMEOUT, LayerInfo, capture_activations
+from ..probes.capture import DEFAULT_TIMEOUT, LayerInfo
 from ..widgets import guarded
 from ..widgets.image_grid import COLORMAPS, ImageGrid
 from ..widgets.images import image_tiles, to_uint8
 from .base import LiveView, message_html
 from .links import ControlLink
+from .sample_capture import SampleCapture
 
 NORMALISATIONS = ("channel", "layer")
 
@@ -128,16 +128,10 @@ class FeatureMaps(LiveView):
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
         self._note = ""
-        self._cache_key: tuple[str, int] | None = None
-        self._cache: torch.Tensor | None = None
-        self._cache_step = -1
-        self._captured_at = 0.0
-        self._asked: tuple[str, int] | None = None
-        self._asked_at = 0.0
+        self._capture = SampleCapture(self, self._inputs, self.train_interval)
         self._tiles: np.ndarray | None = None
         self._tiles_key: tuple | None = None
         self._sent: dict[str, Any] = {}
-        self.captures = 0  # forward passes run (for tests and benches)
         self.set_trait("layer", start)
         self.channel = min(self.selection.channel, max(self.layers[start].channels - 1, 0))
         self.sample = min(self.selection.sample, len(self._inputs) - 1)
@@ -294,16 +288,17 @@ class FeatureMaps(LiveView):
     def _refresh(self) -> None:
         layer, channel, sample = self.layer, self.channel, self.sample
         key = (layer, sample)
-        moved = (self.session.step_count != self._cache_step
-                 and time.monotonic() - self._captured_at >= self.train_interval)
-        if (self._cache_key != key or moved) and self._asked is None:  # one capture in flight at most
-            self._capture(key)
-            self.deliver_answers()  # at once when no training loop is running
-        if self._asked is not None and time.monotonic() - self._asked_at > self.timeout:
+        capture = self._capture
+        capture.interval = self.train_interval
+        capture.update(key, self.layers[layer].calls)
+        if capture.waiting_longer_than(self.timeout):
             self._show_status(f"waiting for the training thread to reach a batch boundary to "
-                              f"capture {self._asked[0]!r}", "warning")
-        state = (self._cache_key, self._cache_step, channel, self.normalise, self.colormap, self._note)
-        if self._cache_key != key or self._sent.get("drawn") == state:
+                              f"capture {layer!r}", "warning")
+        state = (capture.key, capture.step, channel, self.normalise, self.colormap, self._note)
+        if capture.key != key or self._sent.get("drawn") == state:
+            return
+        if capture.error:
+            self._show_status(capture.error, "error")
             return
         self._draw(layer, channel, sample)
         self._sent["drawn"] = state
@@ -314,36 +309,13 @@ class FeatureMaps(LiveView):
                               "warning")
         else:
             shape = "x".join(map(str, self.layers[layer].output_shape))
-            self._show_status(f"step {self._cache_step}: {layer}, output {shape}", "info")
-
-    def _capture(self, key: tuple[str, int]) -> None:
-        """Ask the training thread for the activations of ``key`` (layer, sample)."""
-        layer, sample = key
-        model, inputs, calls = self.session.model, self._inputs[sample:sample + 1], self.layers[layer].calls
-
-        def work() -> tuple[torch.Tensor, int]:
-            captured = capture_activations(model, inputs, [layer], {layer: calls})
-            return captured[layer][0], self.session.step_count
-
-        def on_result(result: tuple[torch.Tensor, int]) -> None:
-            self._asked = None
-            self._cache, self._cache_step = result
-            self._cache_key, self._captured_at = key, time.monotonic()
-            self.captures += 1
-
-        def on_error(error: BaseException) -> None:
-            self._asked = None
-            self._cache_key, self._cache, self._cache_step = key, None, self.session.step_count
-            self._show_status(f"could not capture {layer!r}: {error}", "error")
-
-        self._asked, self._asked_at = key, time.monotonic()
-        self.ask(work, on_result, on_error)
+            self._show_status(f"step {capture.step}: {layer}, output {shape}", "info")
 
     def _draw(self, layer: str, channel: int, sample: int) -> None:
-        values = self._cache
+        values = self._capture.value
         if values is None:
             return
-        tiles_key = (self._cache_key, self._cache_step, self.normalise)
+        tiles_key = (self._capture.key, self._capture.step, self.normalise)
         if self._tiles_key != tiles_key:
             self._tiles = to_uint8(values, per_tile=self.normalise == "channel")
         tiles = self._tiles
@@ -375,6 +347,15 @@ class FeatureMaps(LiveView):
         html = message_html(text, kind) if text else ""
         if self.status.value != html:
             self.status.value = html
+
+    @property
+    def captures(self) -> int:
+        """Forward passes run so far (for tests and benches)."""
+        return self._capture.captures if hasattr(self, "_capture") else 0
+
+    @property
+    def _cache_step(self) -> int:
+        return self._capture.step
 
     def on_close(self) -> None:
         if hasattr(self, "_links"):

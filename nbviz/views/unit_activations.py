@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import bqplot as bq
@@ -20,12 +19,13 @@ import numpy as np
 import torch
 import traitlets
 
-from ..probes.capture import DEFAULT_TIMEOUT, capture_activations
+from ..probes.capture import DEFAULT_TIMEOUT
 from ..widgets import guarded
 from ..widgets.image_grid import ImageGrid
 from .base import LiveView, message_html
 from .feature_maps import check_probe_size, input_tile, labelled
 from .links import ControlLink
+from .sample_capture import SampleCapture
 
 MAX_UNITS = 4096  # more bars than this would not be readable (nor cheap to draw)
 
@@ -75,13 +75,8 @@ class UnitActivations(LiveView):
         self._inputs, self._targets = self.session.probe_batch(probe_size)
         self.set_trait("layer", start)
         self.sample = min(self.context.selection.sample, len(self._inputs) - 1)
-        self._values: np.ndarray | None = None
-        self._key: tuple[str, int] | None = None
-        self._step = -1
-        self._captured_at = 0.0
-        self._asked: tuple[str, int] | None = None
+        self._capture = SampleCapture(self, self._inputs, self.train_interval)
         self._drawn: tuple | None = None
-        self.captures = 0
         self._build()
         self.observe(lambda _change: self.poke(), names=["layer", "sample"])
 
@@ -128,14 +123,15 @@ class UnitActivations(LiveView):
     def refresh(self) -> None:
         self.deliver_answers()
         key = (self.layer, self.sample)
-        moved = (self.session.step_count != self._step
-                 and time.monotonic() - self._captured_at >= self.train_interval)
-        if (self._key != key or moved) and self._asked is None:  # one capture in flight at most
-            self._capture(key)
-            self.deliver_answers()
-        if self._key != key or self._values is None or self._drawn == (key, self._step):
+        capture = self._capture
+        capture.update(key, self.layers[key[0]].calls)
+        if capture.key != key or self._drawn == (key, capture.step):
             return
-        values = self._values
+        self._drawn = (key, capture.step)
+        if capture.value is None:
+            self.status.value = message_html(capture.error, "error")
+            return
+        values = capture.value.to(torch.float32).reshape(-1).numpy().copy()
         lo, hi = float(min(values.min(), 0.0)), float(max(values.max(), 0.0))
         if hi <= lo:
             hi = lo + 1.0
@@ -149,31 +145,13 @@ class UnitActivations(LiveView):
                 self.bars.x = np.arange(len(values), dtype=np.float32)
                 self.bars.y = values
             self.status.value = message_html(
-                f"step {self._step}: {key[0]}, {len(values)} units, "
+                f"step {capture.step}: {key[0]}, {len(values)} units, "
                 f"{int((values <= 0).sum())} at or below 0", "info")
-        self._drawn = (key, self._step)
 
-    def _capture(self, key: tuple[str, int]) -> None:
-        layer, sample = key
-        model, inputs, calls = self.session.model, self._inputs[sample:sample + 1], self.layers[layer].calls
-
-        def work() -> tuple[np.ndarray, int]:
-            value = capture_activations(model, inputs, [layer], {layer: calls})[layer][0]
-            return value.to(torch.float32).reshape(-1).numpy().copy(), self.session.step_count
-
-        def on_result(result: tuple[np.ndarray, int]) -> None:
-            self._asked = None
-            self._values, self._step = result
-            self._key, self._captured_at = key, time.monotonic()
-            self.captures += 1
-
-        def on_error(error: BaseException) -> None:
-            self._asked = None
-            self._key, self._values = key, None
-            self.status.value = message_html(f"could not capture {layer!r}: {error}", "error")
-
-        self._asked = key
-        self.ask(work, on_result, on_error)
+    @property
+    def captures(self) -> int:
+        """Forward passes run so far (for tests and benches)."""
+        return self._capture.captures
 
     def on_close(self) -> None:
         for link in getattr(self, "_links", []):
