@@ -31,6 +31,8 @@ _LAZY = {
     "UnitActivations": "nbviz.views.unit_activations",
     "ModelStructure": "nbviz.views.structure",
     "EmbeddingExplorer": "nbviz.views.embeddings",
+    "DecisionBoundary": "nbviz.views.decision_boundary",
+    "Playground": "nbviz.views.playground",
     "embed": "nbviz.embed",
     "widgets": "nbviz.widgets",
     "probes": "nbviz.probes",

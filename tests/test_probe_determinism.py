@@ -43,7 +43,7 @@ def train(views: str) -> tuple[dict[str, torch.Tensor], torch.Tensor, int, set[i
         if views == "all":
             for _title, target in DASHBOARD_TABS:
                 module, cls = target.split(":")
-                if cls not in ("FeatureMaps", "ModelStructure"):
+                if cls not in ("FeatureMaps", "ModelStructure", "DecisionBoundary"):
                     opened.append(getattr(importlib.import_module(module), cls)(session))
         no_hooks_anywhere(session.model)  # hooks live only during a probe pass
     steps_seen: set[int] = set()
