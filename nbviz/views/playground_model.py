@@ -101,7 +101,9 @@ def build_model(config: PlaygroundConfig) -> nn.Sequential:
 class RegularizedLoss:
     """Cross-entropy plus ``rate`` x (sum of |w| or w²) over the Linear layers' weights.
 
-    ``kind`` and ``rate`` may be changed while training runs; the next batch uses them.
+    The penalty is added only where gradients are recorded (training), so the validation
+    loss is the plain cross-entropy and comparable between settings. ``kind`` and ``rate``
+    may be changed while training runs; the next batch uses them.
     """
 
     def __init__(self, model: nn.Module, kind: str = "none", rate: float = 0.0) -> None:
@@ -112,6 +114,8 @@ class RegularizedLoss:
     def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         loss = self.cross_entropy(outputs, targets)
         kind, rate = self.kind, self.rate
+        if not torch.is_grad_enabled():
+            return loss
         if kind == "L1" and rate > 0:
             loss = loss + rate * sum(w.abs().sum() for w in self.weights)
         elif kind == "L2" and rate > 0:
