@@ -158,6 +158,7 @@ def train(open_view: bool, steps: int = 30) -> tuple[dict[str, torch.Tensor], to
     refresher = threading.Thread(target=keep_refreshing, daemon=True)
     if view is not None:
         view.train_interval = 0.0
+        view.training_share = float("inf")  # a grid pass at every refresh, to stress the probe rules
         refresher.start()
     session.step(steps)
     wait_until(lambda: session.state == "paused" and session.step_count == steps, 60)

@@ -5,7 +5,8 @@ points (dark rim) and validation points (white rim) as one RGB tile of an
 :class:`~nbviz.widgets.image_grid.ImageGrid`; for an MLP every hidden unit's own map is
 shown as a thumbnail (click one to enlarge it: the image grid reports clicks, not hover).
 The grid pass runs in the training thread at a batch boundary under the probe rules, so
-training is bit-identical with the view open.
+training is bit-identical with the view open; while training runs, passes are spaced so
+they take at most 2 % of the training thread's time.
 
 Example:
     >>> data = nbviz.datasets.toy2d("spiral")
@@ -80,6 +81,7 @@ class DecisionBoundary(LiveView):
 
     min_interval = 0.2
     train_interval = 0.2
+    training_share = 0.02  # grid passes take at most this share of the training thread's time
 
     def __init__(self, session: Any, resolution: int = 100, show_units: bool = True) -> None:
         super().__init__(session)
@@ -116,6 +118,7 @@ class DecisionBoundary(LiveView):
         self.captures = 0
         self._asked = False
         self._captured_at = 0.0
+        self._pass_seconds = 0.0
         self._drawn: tuple | None = None
         self._build()
         self.observe(lambda _change: self.poke(), names=["discretize", "uncertainty", "show_validation", "unit"])
@@ -159,8 +162,9 @@ class DecisionBoundary(LiveView):
 
     def refresh(self) -> None:
         self.deliver_answers()
+        wait = max(self.train_interval, self._pass_seconds / self.training_share)
         moved = self.maps is None or (self.session.step_count != self.maps.step
-                                      and time.monotonic() - self._captured_at >= self.train_interval)
+                                      and time.monotonic() - self._captured_at >= wait)
         if moved and not self._asked:
             self._capture()
             self.deliver_answers()
@@ -175,12 +179,14 @@ class DecisionBoundary(LiveView):
     def _capture(self) -> None:
         model, grid, units = self.session.model, self.grid, self._units
 
-        def work() -> PlaneMaps:
-            return compute_maps(model, grid, units, self.session.step_count)
+        def work() -> tuple[PlaneMaps, float]:
+            start = time.perf_counter()
+            maps = compute_maps(model, grid, units, self.session.step_count)
+            return maps, time.perf_counter() - start
 
-        def on_result(maps: PlaneMaps) -> None:
+        def on_result(result: tuple[PlaneMaps, float]) -> None:
             self._asked = False
-            self.maps = maps
+            self.maps, self._pass_seconds = result
             self._captured_at = time.monotonic()
             self.captures += 1
 
