@@ -137,6 +137,9 @@ class DecisionBoundary(LiveView):
         self.units_view = ImageGrid(tile_size=56, colormap="coolwarm", columns=8)
         self.unit_view = ImageGrid(tile_size=180, colormap="coolwarm", columns=1)
         self.units_view.on_click(self._on_unit_click)
+        self.map_view.add_class("nbviz-db-map")
+        self.units_view.add_class("nbviz-db-units")
+        self.unit_view.add_class("nbviz-db-unit")
         self.status = widgets.HTML()
         note = widgets.HTML(message_html(
             "hidden units (blue < 0 < red); click one to enlarge it" if self._units

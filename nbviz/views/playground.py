@@ -43,6 +43,7 @@ from .playground_model import (
 
 EPOCHS = 10_000  # Play runs until paused
 LIVE_SETTINGS = ("lr", "regularization", "reg_rate")
+LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 class Playground(widgets.VBox):
@@ -91,8 +92,8 @@ class Playground(widgets.VBox):
                                                      layout=widgets.Layout(width="90px"))
                               for name in FEATURES}
         self.activation = guarded.Dropdown(options=list(ACTIVATIONS), value=c.activation, description="activation")
-        self.lr = guarded.FloatLogSlider(value=c.lr, base=10, min=-4, max=0, step=0.25, description="lr",
-                                         readout_format=".3g")
+        rates = sorted({*LEARNING_RATES, c.lr})  # a menu, as in the TF playground: no slider snapping
+        self.lr = guarded.Dropdown(options=[(f"{r:g}", r) for r in rates], value=c.lr, description="lr")
         self.regularization = guarded.Dropdown(options=list(REGULARIZATION), value=c.regularization,
                                                description="regularise")
         self.reg_rate = guarded.FloatText(value=c.reg_rate, description="rate", layout=widgets.Layout(width="180px"))
