@@ -182,23 +182,19 @@ def test_training_is_bit_identical_with_the_view_open():
 
 
 def test_dashboard_tab_opens_for_an_mlp_and_explains_itself_for_a_cnn():
-    import gc
-
-    from ipywidgets.widgets import widget as widget_module
+    from nbviz.views.base import widget_tree
 
     session = session_for(mlp())
-    gc.collect()
-    baseline = len(widget_module._instances)
     board = nbviz.Dashboard(session, tabs=["Decision boundary"])
     view = board.view("Decision boundary")
     assert isinstance(view, DecisionBoundary)
     view.refresh()
+    made = widget_tree(view)
+    assert len(made) > 10
     board.close()
-    assert view.closed and view.map_view.comm is None and not view.units_view._click_handlers
-    del board, view
-    gc.collect()
-    after = len(widget_module._instances)
-    assert after == baseline
+    assert view.closed and not view.units_view._click_handlers
+    assert all(widget.comm is None for widget in made), "a widget of the view is still open"
+    assert view not in list(view.context.pump._views)
     cnn = nbviz.TrainingSession(SmallCNN(), make_loader(64), make_loader(32, shuffle=False))
     board = nbviz.Dashboard(cnn, tabs=["Decision boundary"])
     with pytest.raises(ValueError, match="2-D points"):
