@@ -32,6 +32,7 @@ _LAZY = {
     "ModelStructure": "nbviz.views.structure",
     "EmbeddingExplorer": "nbviz.views.embeddings",
     "DecisionBoundary": "nbviz.views.decision_boundary",
+    "DecisionPlane": "nbviz.views.decision_plane",
     "Playground": "nbviz.views.playground",
     "embed": "nbviz.embed",
     "widgets": "nbviz.widgets",

@@ -106,7 +106,7 @@ def test_bad_resolution_is_refused(args, match):
 
 def test_image_models_are_refused_with_what_the_view_needs():
     session = nbviz.TrainingSession(SmallCNN(), make_loader(64), make_loader(32, shuffle=False))
-    with pytest.raises(ValueError, match=r"inputs are 2-D points.*\(1, 28, 28\).*three chosen images"):
+    with pytest.raises(ValueError, match=r"inputs are 2-D points.*\(1, 28, 28\).*DecisionPlane.*three chosen images"):
         DecisionBoundary(session)
     assert nbviz_hooks(session.model) == []
 

@@ -56,9 +56,9 @@ def _dataset_points(loader: Any, limit: int = MAX_POINTS) -> tuple[torch.Tensor,
 
 def not_2d_message(shape: tuple[int, ...]) -> str:
     return (f"DecisionBoundary draws the plane of a model whose inputs are 2-D points (batch x 2); "
-            f"this run's inputs have shape {shape} per batch. For image classifiers, decision regions "
-            "in the plane through three chosen images are planned but not in this version; use "
-            "FeatureMaps or EmbeddingExplorer for them.")
+            f"this run's inputs have shape {shape} per batch. For image classifiers use "
+            "nbviz.DecisionPlane(session, indices=(i, j, k)): the decision regions in the plane "
+            "through three chosen images.")
 
 
 class DecisionBoundary(LiveView):
