@@ -3,7 +3,8 @@
 1. Kernel-side time of one 100x100 map with every hidden unit's map for a 4-hidden-layer
    MLP (the grid pass in the training thread + drawing the RGB tile and the unit tiles in
    the pump thread), median and spread of many repeats.
-2. Training speed (steps/s) on the spiral with the view closed and open (refreshed by the
+2. The three-image plane at 64 x 64 (4096 images) for the reference CNNs, in seconds.
+3. Training speed (steps/s) on the spiral with the view closed and open (refreshed by the
    real UI pump at its default rate), interleaved rounds in one process; ratio with spread
    (budget: slowdown <= 2 %, i.e. ratio >= 0.98).
 
@@ -21,8 +22,10 @@ from torch import nn
 
 import nbviz
 from nbviz.boundary.grid import GridSpec, compute_maps, hidden_units
+from nbviz.boundary.plane import PlaneGrid, plane_probabilities
 from nbviz.boundary.render import render_map, unit_tiles
 from nbviz.datasets import toy2d
+from nbviz.models import MnistCNN, SmallCNN
 from nbviz.views.decision_boundary import DecisionBoundary
 
 
@@ -54,6 +57,18 @@ def map_cost(units: int, repeats: int) -> tuple[list[float], list[float], int]:
         passes.append(1000 * (t1 - t0))
         draws.append(1000 * (t2 - t1))
     return passes, draws, len(maps.unit_names)
+
+
+def plane_seconds(model_cls: type[nn.Module], repeats: int = 3) -> list[float]:
+    torch.manual_seed(0)
+    model = model_cls()
+    a, b, c = torch.rand(3, 1, 28, 28)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        plane_probabilities(model, a, b, c, PlaneGrid(64))
+        times.append(time.perf_counter() - t0)
+    return times
 
 
 def train_rate(open_view: bool, steps: int, units: int) -> tuple[float, int]:
@@ -92,6 +107,9 @@ def main() -> None:
         total = [p + d for p, d in zip(passes, draws, strict=True)]
         print(f"4 x {units:2d} tanh MLP, 100x100 map + {count} unit maps: grid pass {spread(passes)} ms, "
               f"drawing {spread(draws)} ms, total {spread(total)} ms (target <= 10 ms)")
+    for model_cls in (SmallCNN, MnistCNN):
+        print(f"three-image plane 64x64, {model_cls.__name__}: {spread(plane_seconds(model_cls))} s "
+              "(one thread, CPU)")
     train_rate(False, 50, args.units)  # warm-up
     closed, opened, ratios, captures = [], [], [], 0
     for _ in range(args.rounds):
