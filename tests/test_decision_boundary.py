@@ -124,7 +124,7 @@ def test_view_draws_map_and_units_and_enlarges_a_clicked_unit():
         view.refresh()
         assert view.maps is not None and view.map_view.count == 1
         assert (view.map_view.tile_height, view.map_view.tile_width) == (300, 300)
-        assert view.units_view.count == 16 and view.units_view.labels[0] == "1[0]"
+        assert view.units_view.count == 16 and view.units_view.labels[0] == "hidden layer 1, unit 0 (1)"
         before = bytes(view.map_view.data)
         view.discretize = True
         view.refresh()
@@ -132,7 +132,7 @@ def test_view_draws_map_and_units_and_enlarges_a_clicked_unit():
         view.units_view._handle_message(view.units_view, {"type": "click", "index": 5}, [])
         assert view.unit == 5
         view.refresh()
-        assert view.unit_view.count == 1 and view.unit_view.caption == "1[5]"
+        assert view.unit_view.count == 1 and view.unit_view.caption == "hidden layer 1, unit 5 (1)"
         assert view.units_view.selected == 5
         # The map changes while training.
         session.step(20)

@@ -151,6 +151,16 @@ class DecisionBoundary(LiveView):
                          widgets.HBox([self.map_view, units_box], layout=widgets.Layout(flex_flow="row wrap")),
                          self.status]
 
+    def unit_labels(self, names: list[str]) -> list[str]:
+        """'hidden layer k, unit i (module name)' for each recorded unit name 'module[i]'."""
+        order = {name: k + 1 for k, (name, _) in enumerate(self._units)}
+        labels = []
+        for full in names:
+            module, _, rest = full.partition("[")
+            layer = order.get(module)
+            labels.append(f"hidden layer {layer}, unit {rest.rstrip(']')} ({module})" if layer else full)
+        return labels
+
     def _on_unit_click(self, index: int) -> None:  # front-end thread: store and poke only
         self.unit = index
 
@@ -214,9 +224,10 @@ class DecisionBoundary(LiveView):
             self.map_view.set_tiles(self.image()[None], caption=f"step {maps.step}")
             if len(maps.units):
                 tiles = unit_tiles(maps.units)
-                self.units_view.set_tiles(tiles, labels=maps.unit_names, selected=self.unit)
+                labels = self.unit_labels(maps.unit_names)
+                self.units_view.set_tiles(tiles, labels=labels, selected=self.unit)
                 if 0 <= self.unit < len(tiles):
-                    self.unit_view.set_tiles(tiles[self.unit:self.unit + 1], caption=maps.unit_names[self.unit])
+                    self.unit_view.set_tiles(tiles[self.unit:self.unit + 1], caption=labels[self.unit])
             self.status.value = message_html(
                 f"step {maps.step}: {maps.probabilities.shape[-1]} classes on a "
                 f"{self.grid.resolution}x{self.grid.resolution} grid over x {self.grid.x_min:.2g}..{self.grid.x_max:.2g}, "

@@ -125,11 +125,11 @@ class DecisionPlane(LiveView):
         corners = [grid.index_of(0, 0), grid.index_of(1, 0), grid.index_of(0, 1)]
         self.corner_probabilities = np.stack([probs[r, c] for r, c in corners])
         scale = max(1, SCALE * 64 // res)
-        image = np.repeat(np.repeat(map_colours(probs, discretize=False, uncertainty=True), scale, 0), scale, 1)
+        image = np.repeat(np.repeat(map_colours(probs, discretize=True, uncertainty=True), scale, 0), scale, 1)
         for r, c in corners:  # a dark rim around each of the three images' grid cells
             r0, c0 = r * scale, c * scale
             image[max(r0 - 2, 0):r0 + scale + 2, max(c0 - 2, 0):c0 + scale + 2] = 30
-            image[r0:r0 + scale, c0:c0 + scale] = map_colours(probs[r:r + 1, c:c + 1], False, True)[0, 0]
+            image[r0:r0 + scale, c0:c0 + scale] = map_colours(probs[r:r + 1, c:c + 1], True, True)[0, 0]
         predicted = self.corner_probabilities.argmax(1)
         with self.hold_sync():
             self.map_view.set_tiles(np.clip(image, 0, 255).astype(np.uint8)[None],

@@ -48,5 +48,5 @@ def test_playground_map_changes_while_training_and_a_clicked_unit_is_enlarged(pa
     assert unit.evaluate("c => c.width") == 0, "no unit is enlarged before a click"
     units.click(position={"x": 20, "y": 20})  # the first unit's tile
     wait_for(lambda: unit.evaluate("c => c.width") > 100, 30, "the clicked unit's map to be enlarged")
-    assert "[0]" in play.locator(".nbviz-db-unit").inner_text()
+    assert "hidden layer 1, unit 0" in play.locator(".nbviz-db-unit").inner_text()
     screenshot(page, "playground_trained")
