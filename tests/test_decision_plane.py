@@ -73,3 +73,33 @@ def test_view_draws_coarse_then_full_and_leaves_training_alone():
         DecisionPlane(session, indices=(1, 1, 2))
     with pytest.raises(ValueError, match=r"outside the probe batch"):
         DecisionPlane(session, indices=(0, 1, 5000), probe_size=64)
+
+
+def test_plane_from_the_embedding_explorers_selection():
+    from nbviz.views.embeddings import EmbeddingExplorer
+
+    torch.manual_seed(0)
+    session = nbviz.TrainingSession(SmallCNN(), make_loader(128), make_loader(64, shuffle=False), epochs=1)
+    explorer = EmbeddingExplorer(session, n_samples=40)
+    try:
+        with pytest.raises(ValueError, match="select at least three points"):
+            DecisionPlane.from_explorer(explorer)
+        def shown() -> bool:
+            explorer.refresh()
+            try:
+                explorer.selected = [4, 9, 30, 31]
+            except Exception:  # the scatter has no points before the first layout is drawn
+                return False
+            return True
+
+        wait_until(shown, 60)
+        plane = DecisionPlane.from_explorer(explorer, resolution=16)
+        try:
+            assert plane.indices == [4, 9, 30]
+            inputs, _ = session.probe_batch(40)
+            assert all(torch.equal(image, inputs[i]) for image, i in zip(plane.images, [4, 9, 30], strict=True))
+            wait_until(lambda: (plane.refresh(), plane.resolution_drawn == 16)[1], 60)
+        finally:
+            plane.close()
+    finally:
+        explorer.close()

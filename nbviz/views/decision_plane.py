@@ -57,6 +57,20 @@ class DecisionPlane(LiveView):
             self.close()
             raise
 
+    @classmethod
+    def from_explorer(cls, explorer: Any, resolution: int = 64) -> DecisionPlane:
+        """The plane through the first three samples selected in an EmbeddingExplorer.
+
+        Raises:
+            ValueError: fewer than three points are selected.
+        """
+        chosen = list(explorer.selected)[:3]
+        if len(chosen) < 3:
+            raise ValueError(f"select at least three points in the embedding explorer first "
+                             f"(box or lasso); {len(chosen)} selected")
+        return cls(explorer.session, indices=chosen, resolution=resolution,
+                   probe_size=len(explorer._inputs))
+
     def _setup(self, indices: list[int], resolution: int, probe_size: int) -> None:
         self.grid = PlaneGrid(resolution)
         if len(indices) != 3 or len(set(indices)) != 3 or any(isinstance(i, bool) or not isinstance(i, int)
