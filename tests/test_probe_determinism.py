@@ -43,7 +43,7 @@ def train(views: str) -> tuple[dict[str, torch.Tensor], torch.Tensor, int, set[i
         if views == "all":
             for _title, target in DASHBOARD_TABS:
                 module, cls = target.split(":")
-                if cls not in ("FeatureMaps", "ModelStructure"):
+                if cls not in ("FeatureMaps", "ModelStructure", "DecisionBoundary"):
                     opened.append(getattr(importlib.import_module(module), cls)(session))
         # hooks live only during a probe pass (checked where no probe of the pump can run)
         session.run_at_batch_boundary(lambda: no_hooks_anywhere(session.model)).result(30)

@@ -14,5 +14,6 @@ DASHBOARD_TABS: list[tuple[str, str]] = [
     ("Weights", "nbviz.views.weights:Weights"),
     ("Gradients", "nbviz.views.gradients:GradientFlow"),
     ("Activations", "nbviz.views.activations:ActivationStats"),
+    ("Decision boundary", "nbviz.views.decision_boundary:DecisionBoundary"),
     ("Checklist", "nbviz.views.checklist:Checklist"),
 ]
