@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import bqplot as bq
 import numpy as np
 import pytest
 
@@ -76,3 +77,29 @@ def test_linear_ticks_are_round_numbers_inside_the_domain():
     assert chart.x_axis.num_ticks == 6  # 0, 40, ..., 200: round, and no message per change
     assert list(chart.y_axis.tick_values) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     assert chart.x_scale.max == 200 and chart.y_scale.max == 2.5  # the last tick is the edge
+
+
+def test_all_zero_data_gets_a_real_window():
+    # markers of changes made before any loss exists sit at height 0: the domain was (0, 2e-301)
+    # and bqplot drew translate(0, -1e303)
+    lo, hi = linear_domain(np.zeros(3))
+    assert lo == 0.0 and hi >= 0.5
+
+
+def test_changes_made_before_training_leave_finite_domains():
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    import nbviz
+    from nbviz.views.curves import TrainingCurves
+
+    data = TensorDataset(torch.rand(32, 1, 28, 28), torch.randint(0, 10, (32,)))
+    session = nbviz.TrainingSession(nbviz.models.SmallCNN(), DataLoader(data, batch_size=16), epochs=1)
+    session.lr = 0.03
+    session.lr = 0.0316
+    curves = TrainingCurves(session)
+    curves.refresh()
+    from nbviz.views.base import widget_tree
+    scales = [w for w in widget_tree(curves) if isinstance(w, (bq.LinearScale, bq.LogScale))]
+    assert all(s.max - s.min > 1e-6 for s in scales if s.min is not None and s.max is not None)
+    curves.close()

@@ -73,7 +73,7 @@ def linear_domain(values: Iterable[np.ndarray] | np.ndarray, *, min_span: float 
         lo, hi = lo - span * 0.04, hi + span * 0.04
     if data.min() >= 0:
         lo = max(lo, 0.0)
-    if data.max() <= 0:
+    if data.max() <= 0 and data.min() < 0:  # all zeros keep their window above 0
         hi = min(hi, 0.0)
     if hi - lo < min_span:
         extra = min_span - (hi - lo)
