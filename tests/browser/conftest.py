@@ -50,6 +50,9 @@ def lab(tmp_path_factory):
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
         "MPLBACKEND": "module://ipympl.backend_nbagg",
+        # the tutorials train a shorter schedule (as in the notebook tests): these tests are
+        # about what the views show and how they respond, not about how far a model learns
+        "NBVIZ_FAST": "1",
     })
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
