@@ -31,6 +31,7 @@ _LAZY = {
     "UnitActivations": "nbviz.views.unit_activations",
     "ModelStructure": "nbviz.views.structure",
     "EmbeddingExplorer": "nbviz.views.embeddings",
+    "LossLandscape": "nbviz.views.landscape",
     "embed": "nbviz.embed",
     "widgets": "nbviz.widgets",
     "probes": "nbviz.probes",

@@ -279,3 +279,19 @@ def test_training_is_bit_identical_with_the_recorder() -> None:
     assert steps[0] == 0 and steps[-1] == 16 and len(steps) == 9
     np.testing.assert_array_equal(weights[-1], torch.cat([v.reshape(-1) for k, v in recorded.items()
                                                            if "running" not in k and "num_batches" not in k]).numpy())
+
+
+def test_two_parameter_plane_moves_only_those_values() -> None:
+    from nbviz.landscape.params2d import two_parameter_plane
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    plane = two_parameter_plane(model, ("0.weight", 5), ("2.bias", 1))
+    moved = plane.point(0.5, -2.0) - plane.origin
+    assert moved[5] == 0.5 and moved[12 + 3 + 6 + 1] == -2.0 and torch.count_nonzero(moved) == 2
+    with pytest.raises(ValueError, match="same"):
+        two_parameter_plane(model, ("0.bias", 1), ("0.bias", 1))
+    with pytest.raises(ValueError, match="outside 0..2"):
+        two_parameter_plane(model, ("0.bias", 3), ("0.bias", 1))
+    with pytest.raises(ValueError, match="not a trainable parameter"):
+        two_parameter_plane(model, ("nope", 0), ("0.bias", 1))

@@ -14,4 +14,5 @@ DASHBOARD_TABS: list[tuple[str, str]] = [
     ("Weights", "nbviz.views.weights:Weights"),
     ("Gradients", "nbviz.views.gradients:GradientFlow"),
     ("Activations", "nbviz.views.activations:ActivationStats"),
+    ("Landscape", "nbviz.views.landscape:LossLandscape"),
 ]
