@@ -163,7 +163,7 @@ class LossLandscape(LiveView):
             axes=[bq.Axis(scale=self.x_scale, label="a (direction 1)", tick_format=".2g"),
                   bq.Axis(scale=self.y_scale, label="b (direction 2)", side="left",
                           tick_format=".2g"),
-                  bq.ColorAxis(scale=self.color_scale, label="loss level", side="right", tick_format=".0f")],
+                  bq.ColorAxis(scale=self.color_scale, side="right", tick_format=".0f")],
             title="loss on the plane (not computed yet)",
             layout=widgets.Layout(width="520px", max_width="100%", height="480px"),
             fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 70}, animation_duration=0)
@@ -277,9 +277,12 @@ class LossLandscape(LiveView):
         if kind == "pca":
             _steps, points = self.recorder.snapshots()
             (d1, d2), share = pca_directions(points, origin.numpy())
-            return Plane(origin, d1, d2, kind="pca",
+            # scale each unit component to the path's extent along it: range ±1 frames the path
+            offsets = torch.from_numpy(points) - origin
+            s1, s2 = (max(1.15 * float((offsets @ d).abs().max()), 1e-8) for d in (d1, d2))
+            return Plane(origin, d1 * s1, d2 * s2, kind="pca",
                          note=f"PCA of {len(points)} recorded points: {share[0]:.0%} and {share[1]:.0%} "
-                              "of the path's variance")
+                              "of the path's variance; ±1 = the path's extent")
         if kind == "hessian":
             self._say("Computing the top Hessian eigenvectors (Lanczos, 20 Hessian-vector products)...")
             n = min(len(x), 256)
