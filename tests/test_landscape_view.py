@@ -125,3 +125,31 @@ def test_training_is_bit_identical_with_the_view_computing() -> None:
     plain, viewed = train(False), train(True)
     for k in plain:
         assert torch.equal(plain[k], viewed[k]), k
+
+
+def test_accuracy_and_two_parameter_mode() -> None:
+    session = session_for()
+    view = LossLandscape(session, probe_size=64, record_every=1)
+    try:
+        session.step(4)
+        wait_until(lambda: session.state == "paused" and session.step_count == 4, 60)
+        view.size, view.span, view.directions = 9, 0.5, "params"
+        view.param1.value, view.index1.value = "classifier.3.weight", 2
+        view.param2.value, view.index2.value = "classifier.3.bias", 1
+        view.compute()
+        finish(view)
+        assert "loss on the plane (9 x 9" in view.figure.title, view.status.value
+        assert view.x_axis.label.startswith("classifier.3.weight[2]")
+        # the path in that plane: each snapshot's two values minus their current values
+        _steps, points = view.recorder.snapshots()
+        w = dict(session.model.named_parameters())
+        offset = sum(p.numel() for n, p in session.model.named_parameters()
+                     if n in list(w)[:list(w).index("classifier.3.weight")])
+        np.testing.assert_allclose(view.path.x, points[:, offset + 2] - points[-1, offset + 2], atol=1e-6)
+        view.show = "accuracy"
+        view.refresh()
+        assert view.figure.title.startswith("accuracy on the plane")
+        assert np.asarray(view.heat.color).max() <= 13
+    finally:
+        view.close()
+        session.stop()

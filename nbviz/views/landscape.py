@@ -70,6 +70,7 @@ class LossLandscape(LiveView):
     size = traitlets.Int(41)
     span = traitlets.Float(1.0)
     probe_size = traitlets.Int(1024)
+    show = traitlets.Unicode("loss")
 
     min_interval = 0.3
 
@@ -115,7 +116,10 @@ class LossLandscape(LiveView):
                                                description="range ±")
         self.probe_text = guarded.BoundedIntText(value=self.probe_size, min=MIN_PROBE, max=MAX_PROBE,
                                                  description="probe")
-        self._links = [ControlLink(self.direction_select, self, "directions", lock),
+        self.show_toggle = guarded.ToggleButtons(options=[("loss", "loss"), ("accuracy", "accuracy")],
+                                                 value=self.show)
+        self._links = [ControlLink(self.show_toggle, self, "show", lock),
+                       ControlLink(self.direction_select, self, "directions", lock),
                        ControlLink(self.size_select, self, "size", lock),
                        ControlLink(self.span_slider, self, "span", lock),
                        ControlLink(self.probe_text, self, "probe_size", lock)]
@@ -158,11 +162,11 @@ class LossLandscape(LiveView):
         self.current = bq.Scatter(x=np.zeros(0, np.float32), y=np.zeros(0, np.float32),
                                   scales={"x": self.x_scale, "y": self.y_scale}, marker="cross",
                                   colors=["#ff1744"], default_size=160, stroke="white")
+        self.x_axis = bq.Axis(scale=self.x_scale, label="a (direction 1)", tick_format=".2g")
+        self.y_axis = bq.Axis(scale=self.y_scale, label="b (direction 2)", side="left", tick_format=".2g")
         self.figure = bq.Figure(
             marks=[self.heat, self.path_line, self.path, self.current],
-            axes=[bq.Axis(scale=self.x_scale, label="a (direction 1)", tick_format=".2g"),
-                  bq.Axis(scale=self.y_scale, label="b (direction 2)", side="left",
-                          tick_format=".2g"),
+            axes=[self.x_axis, self.y_axis,
                   bq.ColorAxis(scale=self.color_scale, side="right", tick_format=".0f")],
             title="loss on the plane (not computed yet)",
             layout=widgets.Layout(width="520px", max_width="100%", height="480px"),
@@ -179,13 +183,14 @@ class LossLandscape(LiveView):
             widgets.HBox([self.direction_select, self.size_select, self.span_slider, self.probe_text],
                          layout=widgets.Layout(flex_flow="row wrap")),
             self.params_box,
-            widgets.HBox([self.compute_button, self.cancel_button, self.progress]),
+            widgets.HBox([self.compute_button, self.cancel_button, self.progress, self.show_toggle],
+                         layout=widgets.Layout(flex_flow="row wrap")),
             self.status, self.note,
             widgets.HBox([widgets.VBox([self.figure, self.legend]),
                           widgets.VBox([widgets.HBox([self.line_button, self.line_from]),
                                         self.line_chart, self.acc_chart])],
                          layout=widgets.Layout(flex_flow="row wrap"))]
-        self.observe(lambda _c: self.poke(), names=["directions"])
+        self.observe(lambda _c: self.poke(), names=["directions", "show"])
 
     # ---- validation -------------------------------------------------------------------------
     @traitlets.validate("directions")
@@ -193,6 +198,12 @@ class LossLandscape(LiveView):
         if proposal["value"] not in {v for _, v in DIRECTIONS}:
             raise traitlets.TraitError(f"directions must be one of random, pca, hessian, params; "
                                        f"got {proposal['value']!r}")
+        return proposal["value"]
+
+    @traitlets.validate("show")
+    def _valid_show(self, proposal: traitlets.Bunch) -> str:
+        if proposal["value"] not in ("loss", "accuracy"):
+            raise traitlets.TraitError(f"show must be loss or accuracy, got {proposal['value']!r}")
         return proposal["value"]
 
     @traitlets.validate("size")
@@ -358,9 +369,9 @@ class LossLandscape(LiveView):
         job, plane = self._job, self._plane
         if job is not None:
             self.progress.value = job.progress
-            if job.done and self._drawn != (id(job), job.done):
-                self._draw_surface(job)
-                self._drawn = (id(job), job.done)
+            if job.done and self._drawn != (id(job), job.done, self.show):
+                self._draw_surface(job, plane)
+                self._drawn = (id(job), job.done, self.show)
             if plane is not None and self.recorder.version != self._path_drawn:
                 self._draw_path(plane)
         line = self._line
@@ -372,30 +383,43 @@ class LossLandscape(LiveView):
 
     _drawn_line: Any = None
 
-    def _draw_surface(self, job: SurfaceJob) -> None:
-        loss, _acc, done = job.grids()
+    def _draw_surface(self, job: SurfaceJob, plane: Plane | None) -> None:
+        loss, acc, done = job.grids()
+        show_acc = self.show == "accuracy" and bool(np.isfinite(acc).any())
         finite = loss[np.isfinite(loss)]
         if finite.size == 0:
             return
         lo, hi = float(finite.min()), float(finite.max())
-        logs = np.log(np.clip(np.nan_to_num(loss, nan=hi, posinf=hi), 1e-12, None))
-        llo, lhi = np.log(max(lo, 1e-12)), np.log(max(hi, 1e-12))
-        bands = np.floor((logs - llo) / max(lhi - llo, 1e-9) * (LEVELS - 1e-6)).astype(np.float32)
+        if show_acc:  # equal bands of accuracy, 0..1
+            bands = np.floor(np.clip(np.nan_to_num(acc, nan=0.0), 0, 1) * (LEVELS - 1e-6)).astype(np.float32)
+            what = (f"accuracy bands of {1 / LEVELS:.0%} from 0 (dark) to 1 (yellow); here "
+                    f"{float(np.nanmin(acc)):.0%}..{float(np.nanmax(acc)):.0%}")
+        else:  # equal bands of log(loss): contour-like levels
+            logs = np.log(np.clip(np.nan_to_num(loss, nan=hi, posinf=hi), 1e-12, None))
+            llo, lhi = np.log(max(lo, 1e-12)), np.log(max(hi, 1e-12))
+            bands = np.floor((logs - llo) / max(lhi - llo, 1e-9) * (LEVELS - 1e-6)).astype(np.float32)
+            what = (f"loss bands, equal steps of log(loss) from {lo:.3g} (dark) to {hi:.3g} (yellow), "
+                    f"one band ≈ ×{float(np.exp((lhi - llo) / LEVELS)):.2f}")
         span = job.span
+        if plane is not None and plane.kind == "params":
+            first, second = plane.note.split(", ", 1)
+            xlabel, ylabel = first, second
+        else:
+            xlabel, ylabel = "a (direction 1)", "b (direction 2)"
         with self.figure.hold_sync():
             for sc in (self.x_scale, self.y_scale):
                 sc.min, sc.max = -span, span
+            self.x_axis.label, self.y_axis.label = xlabel, ylabel
             self.heat.x, self.heat.y = job.coords.copy(), job.coords.copy()
             self.heat.color = bands
             self.heat.visible = True
             level = "9 x 9, refining" if done < job.total else f"{job.size} x {job.size}"
-            self.figure.title = f"loss on the plane ({level}, {done}/{job.total} points)"
-        edges = np.exp(np.linspace(llo, lhi, LEVELS + 1))
+            self.figure.title = (f"{'accuracy' if show_acc else 'loss'} on the plane "
+                                 f"({level}, {done}/{job.total} points)")
         self.legend.value = (
-            '<div style="font-size:12px">colour bands: equal steps of log(loss) from '
-            f"{lo:.3g} (dark) to {hi:.3g} (yellow), one band ≈ ×{edges[1] / edges[0]:.2f}. "
-            "Points: the recorded path projected onto the plane, filled red by distance from it "
-            "(hover for a, b and distance); ✚ the current weights.</div>")
+            f'<div style="font-size:12px">Colour: {what}. Points: the recorded path projected onto '
+            "the plane, filled red by distance from it (hover for a, b and distance): a projection, "
+            "not the path itself; ✚ the current weights.</div>")
 
     def _draw_path(self, plane: Plane) -> None:
         version = self.recorder.version
