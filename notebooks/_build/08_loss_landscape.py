@@ -75,7 +75,7 @@ CELLS = [
         "levels = np.exp(np.linspace(np.log(job.loss.min()), np.log(job.loss.max()), 15))\n"
         "cs = ax.contourf(job.coords, job.coords, job.loss, levels=levels, cmap='viridis',\n"
         "                 norm=plt.matplotlib.colors.LogNorm())\n"
-        "fig.colorbar(cs, label='validation loss (256 samples)')\n"
+        "fig.colorbar(cs, label='validation loss (256 samples)', format='%.2g', ticks=levels[::2])\n"
         "for name, path, colour in (('SGD', sgd_path, 'white'), ('Adam', adam_path, 'orange')):\n"
         "    a, b, dist = project(path, plane)\n"
         "    ax.plot(a, b, color=colour, lw=1)\n"
