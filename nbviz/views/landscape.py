@@ -60,7 +60,7 @@ class LossLandscape(LiveView):
         loss_fn: the loss (default: the session's).
         max_bytes: memory for the recorded trajectory.
         record_every: record every n-th step exactly (default: as often as a 1% time budget
-            and 50 snapshots/s allow).
+            and 20 snapshots/s allow).
 
     Raises:
         ValueError: no loss function, a bad probe size, or a model without trainable parameters.
