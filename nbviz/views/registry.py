@@ -16,4 +16,5 @@ DASHBOARD_TABS: list[tuple[str, str]] = [
     ("Activations", "nbviz.views.activations:ActivationStats"),
     ("Decision boundary", "nbviz.views.decision_boundary:DecisionBoundary"),
     ("Checklist", "nbviz.views.checklist:Checklist"),
+    ("Landscape", "nbviz.views.landscape:LossLandscape"),
 ]
