@@ -246,3 +246,17 @@ def test_heat_map_step_ticks_are_whole_round_and_enough() -> None:
         ticks = step_ticks(lo, hi)
         assert len(ticks) >= min(4, int(hi - lo) + 1) and (ticks == ticks.round()).all()
         assert lo <= ticks.min() and ticks.max() <= hi and len(set(np.diff(ticks))) <= 1
+
+
+def test_wait_drawn_returns_once_the_chosen_layer_is_on_the_heat_map() -> None:
+    torch.manual_seed(0)
+    model = MnistCNN()
+    viz, _ = watched(model)
+    view = Weights(viz)  # refreshed by the pump, as in a notebook
+    try:
+        view.wait_drawn(timeout=30)
+        view.layer.value = "fc2"
+        view.wait_drawn(timeout=30)
+        assert view.ax is not None and view.ax.get_title().startswith("fc2.weight")
+    finally:
+        view.close()

@@ -14,6 +14,7 @@ picking a layer here sets it for the other views.
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future
 from typing import Any
 
@@ -127,6 +128,7 @@ class Weights(LiveView):
         self.stats = self.context.acquire_param_stats(self)
         self.histograms = HistogramHistory(self.stats)
         self._matrix_wanted = True
+        self._drawn = threading.Event()  # set once the heat map shows the chosen layer
         self._matrix_future: Future | None = None
         self._filter_future: Future | None = None
         self._filter_step = -1
@@ -161,6 +163,7 @@ class Weights(LiveView):
         return next((n for n in self.layers if n.startswith(name + ".")), None) if name else None
 
     def _on_layer(self, change: dict) -> None:
+        self._drawn.clear()
         self._matrix_wanted = True
         if change["new"] and self.selection.layer != change["new"]:
             self.selection.layer = change["new"]
@@ -216,7 +219,20 @@ class Weights(LiveView):
         future = self._matrix_future
         if future is not None and future.done():
             self._matrix_future = None
-            self.draw_matrix(*future.result())
+            name, step, weight = future.result()
+            self.draw_matrix(name, step, weight)
+            if name == self.layer.value and not self._matrix_wanted:
+                self._drawn.set()
+
+    def wait_drawn(self, timeout: float = 60.0) -> None:
+        """Block until the heat map shows the chosen layer (before extending ``view.ax``).
+
+        Raises:
+            TimeoutError: not drawn within ``timeout`` seconds (is the training thread stuck?).
+        """
+        self.poke()
+        if not self._drawn.wait(timeout):
+            raise TimeoutError(f"the heat map of {self.layer.value!r} was not drawn in {timeout} s")
 
     def draw_matrix(self, name: str, step: int, weight: torch.Tensor) -> None:
         """Draw ``weight`` as a heat map (rows: output units; columns: inputs x kernel)."""

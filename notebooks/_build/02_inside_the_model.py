@@ -103,6 +103,7 @@ live_weights"""),
     new_code_cell("""live_acts"""),
     new_code_cell("""live.wait()
 live_weights.layer.value = "classifier.1"          # the heat map redraws for the new layer
+live_weights.wait_drawn()                          # ... wait for it before drawing on it
 stats = live_weights.stats
 print(f"{stats.samples_taken} snapshots recorded, {len(stats)} kept, "
       f"{1000 * stats.time_spent / max(stats.samples_taken, 1):.1f} ms each")"""),
