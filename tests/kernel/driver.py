@@ -98,6 +98,18 @@ class KernelDriver:
         self.comm_msg(comm_id, {"method": "update", "state": {"value": value},
                                 "buffer_paths": []}, subshell_id)
 
+    def poll(self, expression: str, predicate: Any, subshell_id: str | None = None,
+             timeout: float = 30.0) -> Any:
+        """Evaluate ``expression`` until ``predicate`` holds for its value; return that value."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.eval_json(expression, subshell_id)
+            if predicate(value):
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{expression} never satisfied the condition; last {value!r}")
+            time.sleep(0.2)
+
     def eval_json(self, expression: str, subshell_id: str | None = None) -> Any:
         out = self.execute(f"import json as _j; print(_j.dumps({expression}))", subshell_id)
         return json.loads(out.strip().splitlines()[-1])

@@ -40,44 +40,33 @@ def kernel():
     driver.close()
 
 
-def poll(kernel, expression, predicate, subshell_id=None, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = kernel.eval_json(expression, subshell_id)
-        if predicate(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{expression} never satisfied the condition; last {value!r}")
-        time.sleep(0.2)
-
-
 def exercise_controls(kernel, lr, subshell_id=None, ids_name="ids"):
     ids = kernel.eval_json(ids_name, subshell_id)
-    poll(kernel, "session.step_count", lambda n: n >= 2, subshell_id)
+    kernel.poll("session.step_count", lambda n: n >= 2, subshell_id)
 
     kernel.click(ids["pause_button"], subshell_id)
-    poll(kernel, "session.state", lambda s: s == "paused", subshell_id)
+    kernel.poll("session.state", lambda s: s == "paused", subshell_id)
     frozen = kernel.eval_json("session.step_count", subshell_id)
     time.sleep(0.8)
     assert kernel.eval_json("session.step_count", subshell_id) == frozen
 
     kernel.click(ids["step_button"], subshell_id)  # one batch, then paused again
-    poll(kernel, "[session.step_count, session.state]",
+    kernel.poll("[session.step_count, session.state]",
          lambda v: v == [frozen + 1, "paused"], subshell_id)
 
     kernel.set_value(ids["lr_field"], lr, subshell_id)
-    poll(kernel, "session.lr", lambda v: abs(v - lr) < 1e-12, subshell_id)
+    kernel.poll("session.lr", lambda v: abs(v - lr) < 1e-12, subshell_id)
     kernel.set_value(ids["lr_field"], -5.0, subshell_id)  # refused: the old value stays
     time.sleep(0.5)
     assert kernel.eval_json("session.lr", subshell_id) == pytest.approx(lr)
 
     kernel.click(ids["start_button"], subshell_id)  # resume
-    seen = poll(kernel, "seen[-3:]", lambda v: v[-1][0] > frozen + 3, subshell_id)
+    seen = kernel.poll("seen[-3:]", lambda v: v[-1][0] > frozen + 3, subshell_id)
     assert all(v == pytest.approx(lr) for _, v in seen)
     first_new = kernel.eval_json(f"[s for s, v in seen if v == {lr}][0]", subshell_id)
     assert first_new == frozen + 2  # the batch right after the change saw it
     kernel.click(ids["pause_button"], subshell_id)
-    poll(kernel, "session.state", lambda s: s == "paused", subshell_id)
+    kernel.poll("session.state", lambda s: s == "paused", subshell_id)
     kernel.execute("session.set_hyperparameter('lr', 0.01).result(); session.resume()", subshell_id)
 
 

@@ -52,38 +52,27 @@ def kernel():
     driver.close()
 
 
-def wait_for(kernel, expression, predicate, subshell_id, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = kernel.eval_json(expression, subshell_id)
-        if predicate(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{expression} never satisfied the condition; last {value!r}")
-        time.sleep(0.2)
-
-
 def drive_loop_in_a_cell(kernel, clicks_on, observer):
     """Run LOOP on the main shell; send clicks on ``clicks_on`` (a subshell id or None);
     read the kernel's state from ``observer`` (a subshell, since the main shell is busy)."""
     ids = kernel.eval_json("ids")
     cell = kernel.execute_async(LOOP)
-    wait_for(kernel, "len(seen)", lambda n: n >= 5, observer)
+    kernel.poll("len(seen)", lambda n: n >= 5, observer)
 
     kernel.click(ids["pause_button"], clicks_on)
-    paused = wait_for(kernel, "[viz.state, viz.step_count]", lambda v: v[0] == "paused", observer)
+    paused = kernel.poll("[viz.state, viz.step_count]", lambda v: v[0] == "paused", observer)
     frozen = paused[1]
     time.sleep(0.6)
     assert kernel.eval_json("[viz.state, viz.step_count, len(seen)]", observer) == \
         ["paused", frozen, frozen]  # the loop did not start another batch
 
     kernel.click(ids["step_button"], clicks_on)  # exactly one batch, then paused again
-    wait_for(kernel, "[viz.step_count, viz.state]", lambda v: v == [frozen + 1, "paused"], observer)
+    kernel.poll("[viz.step_count, viz.state]", lambda v: v == [frozen + 1, "paused"], observer)
 
     kernel.set_value(ids["lr_field"], 0.0123, clicks_on)
     time.sleep(0.4)  # applied at the next batch: the loop is paused, so not yet seen by a batch
     kernel.click(ids["start_button"], clicks_on)  # resume
-    wait_for(kernel, "len(seen)", lambda n: n >= frozen + 6, observer)
+    kernel.poll("len(seen)", lambda n: n >= frozen + 6, observer)
     lrs = kernel.eval_json("[lr for _, lr, _ in seen]", observer)
     assert lrs[frozen + 1] == pytest.approx(0.0123), "the batch right after the change saw the new lr"
     assert all(lr == pytest.approx(0.1) for lr in lrs[:frozen + 1])
@@ -122,7 +111,7 @@ def test_requests_queued_during_the_loop_run_after_it(kernel):
     observer = kernel.create_subshell()
     ids = kernel.eval_json("ids")
     cell = kernel.execute_async(LOOP)
-    wait_for(kernel, "len(seen)", lambda n: n >= 3, observer)
+    kernel.poll("len(seen)", lambda n: n >= 3, observer)
     queued = kernel.execute_async("print('queued ran at step', viz.step_count, viz.state)")
     time.sleep(0.5)
     assert not kernel.finished(queued)
@@ -136,9 +125,9 @@ def test_an_interrupt_while_paused_stops_and_the_next_loop_runs(kernel):
     observer = kernel.create_subshell()
     ids = kernel.eval_json("ids")
     cell = kernel.execute_async(LOOP)
-    wait_for(kernel, "len(seen)", lambda n: n >= 3, observer)
+    kernel.poll("len(seen)", lambda n: n >= 3, observer)
     kernel.click(ids["pause_button"], None)  # on the main shell: the pump waits for Resume
-    wait_for(kernel, "viz.state", lambda s: s == "paused", observer)
+    kernel.poll("viz.state", lambda s: s == "paused", observer)
     kernel.km.interrupt_kernel()
     with pytest.raises(RuntimeError, match="KeyboardInterrupt"):
         kernel.wait_output(cell, timeout=30)
