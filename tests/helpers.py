@@ -49,3 +49,22 @@ class TutorialCNN(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(self.pool(torch.relu(self.conv2(torch.relu(self.conv1(x))))))
         return self.fc1(x.flatten(1))
+
+
+def pause_step_then_set_lr(viz, seen_lr: list, lr: float) -> int:
+    """Pause a running framework fit, check it holds, step once, set ``lr`` and resume.
+
+    Returns the step it was paused at; ``seen_lr`` is the lr the model saw at each batch.
+    """
+    wait_until(lambda: viz.step_count >= 5)
+    viz.pause()
+    wait_until(lambda: viz.state == "paused")
+    frozen = viz.step_count
+    time.sleep(0.3)
+    assert viz.step_count == frozen and len(seen_lr) == frozen
+    viz.step(1)
+    wait_until(lambda: viz.step_count == frozen + 1 and viz.state == "paused")
+    viz.set_hyperparameter("lr", lr)
+    viz.resume()
+    wait_until(lambda: viz.step_count >= frozen + 8)
+    return frozen

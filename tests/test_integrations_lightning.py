@@ -6,6 +6,7 @@ import time
 
 import pytest
 import torch
+from helpers import pause_step_then_set_lr
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -76,13 +77,6 @@ def test_weights_are_bit_identical_with_and_without_the_callback():
     assert all(torch.equal(plain[k], watched[k]) for k in plain)
 
 
-def wait_until(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("scheduler", ["step", "warmup"])
 def test_pause_step_lr_and_stop_through_the_callback(scheduler, tmp_path):
     L.seed_everything(0, verbose=False)
@@ -94,17 +88,7 @@ def test_pause_step_lr_and_stop_through_the_callback(scheduler, tmp_path):
                   enable_progress_bar=False, enable_model_summary=False, callbacks=[cb, saver])
     viz = fit_in_thread(cb, t, model, train, val)
     assert viz.steering == "training thread"
-    wait_until(lambda: viz.step_count >= 5)
-    viz.pause()
-    wait_until(lambda: viz.state == "paused")
-    frozen = viz.step_count
-    time.sleep(0.3)
-    assert viz.step_count == frozen and len(model.seen_lr) == frozen
-    viz.step(1)
-    wait_until(lambda: viz.step_count == frozen + 1 and viz.state == "paused")
-    viz.set_hyperparameter("lr", 0.0123)
-    viz.resume()
-    wait_until(lambda: viz.step_count >= frozen + 8)
+    frozen = pause_step_then_set_lr(viz, model.seen_lr, 0.0123)
     lrs = model.seen_lr[frozen + 1:frozen + 8]
     if scheduler == "step":  # StepLR keeps the new lr exactly
         assert lrs == pytest.approx([0.0123] * len(lrs))

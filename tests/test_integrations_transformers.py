@@ -6,6 +6,7 @@ import time
 
 import pytest
 import torch
+from helpers import pause_step_then_set_lr
 from torch import nn
 
 transformers = pytest.importorskip("transformers")
@@ -75,13 +76,6 @@ def test_weights_are_bit_identical_with_and_without_the_callback(tmp_path):
     assert all(torch.equal(plain[k], watched[k]) for k in plain)
 
 
-def wait_until(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def test_pause_step_lr_and_stop_through_the_callback_with_linear_warmup(tmp_path):
     transformers.set_seed(0)
     model = Tiny(delay=0.01)
@@ -92,17 +86,7 @@ def test_pause_step_lr_and_stop_through_the_callback_with_linear_warmup(tmp_path
     trainer.create_optimizer()
     model.optimizer = trainer.optimizer
     viz = train_in_thread(cb, trainer)
-    wait_until(lambda: viz.step_count >= 5)
-    viz.pause()
-    wait_until(lambda: viz.state == "paused")
-    frozen = viz.step_count
-    time.sleep(0.3)
-    assert viz.step_count == frozen and len(model.seen_lr) == frozen
-    viz.step(1)
-    wait_until(lambda: viz.step_count == frozen + 1 and viz.state == "paused")
-    viz.set_hyperparameter("lr", 0.0123)
-    viz.resume()
-    wait_until(lambda: viz.step_count >= frozen + 8)
+    frozen = pause_step_then_set_lr(viz, model.seen_lr, 0.0123)
     lrs = model.seen_lr[frozen + 1:frozen + 8]
     # linear warmup goes on from the new lr (same shape); it does not jump back to the old one
     k = frozen + 1  # warmup factor's numerator at the step that saw the change
