@@ -268,7 +268,7 @@ class DecisionBoundary(LiveView):
         assert maps is not None
         with self.hold_sync():
             self.map_view.set_tiles(self.image()[None], caption=f"step {maps.step}")
-            if len(maps.units):
+            if len(maps.units) and self.units_box.layout.display != "none":  # hidden: a diagram shows them
                 tiles = unit_tiles(maps.units)
                 labels = self.unit_labels(maps.unit_names)
                 self.units_view.set_tiles(tiles, labels=labels, selected=self.unit)

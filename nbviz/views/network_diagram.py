@@ -114,13 +114,26 @@ class NetworkDiagram(LiveView):
         """The node shown enlarged: the one the pointer rests on, else the clicked one."""
         return self.hovered if self.hovered >= 0 else self.pinned
 
-    def node_maps(self, maps: PlaneMaps) -> np.ndarray | None:
-        """Every node's map (nodes x res x res): inputs, hidden units, class scores; None
-        until a pass recorded the network."""
+    def node_parts(self, maps: PlaneMaps) -> list[np.ndarray] | None:
+        """The nodes' maps as [inputs, hidden units, class scores] (each n x res x res);
+        None until a pass recorded the network."""
         if not maps.weights or len(maps.inputs) != self.sizes[0] or len(maps.outputs) != self.sizes[-1]:
             return None
-        parts = [maps.inputs, maps.units, maps.outputs]
-        return np.concatenate(parts) if len(maps.units) == sum(self.sizes[1:-1]) else None
+        if len(maps.units) != sum(self.sizes[1:-1]):
+            return None
+        return [maps.inputs, maps.units, maps.outputs]
+
+    def node_maps(self, maps: PlaneMaps) -> np.ndarray | None:
+        """Every node's map (nodes x res x res): inputs, hidden units, class scores."""
+        parts = self.node_parts(maps)
+        return None if parts is None else np.concatenate(parts)
+
+    def _node_map(self, parts: list[np.ndarray], index: int) -> np.ndarray:
+        for part in parts:
+            if index < len(part):
+                return part[index:index + 1]
+            index -= len(part)
+        raise IndexError(index)
 
     def refresh(self) -> None:
         maps = self.boundary.maps
@@ -130,19 +143,19 @@ class NetworkDiagram(LiveView):
         if key == self._drawn:
             return
         started = time.thread_time()
-        nodes = self.node_maps(maps)
-        if nodes is None:
+        parts = self.node_parts(maps)
+        if parts is None:
             return
-        tiles = unit_tiles(nodes)
         with self.hold_sync():
             if self._drawn is None or self._drawn[0] != key[0]:
-                self.canvas.set_state(maps.weights, np.ascontiguousarray(tiles[:, ::self._stride, ::self._stride]),
+                thumbs = np.concatenate([unit_tiles(part, self._stride) for part in parts if len(part)])
+                self.canvas.set_state(maps.weights, thumbs,
                                       caption=f"step {maps.step}: edges blue > 0 > orange, wider = larger |w|; "
                                               "rest the pointer on a node to enlarge its map")
             self.canvas.selected = self.pinned
             shown = self.enlarged
-            if 0 <= shown < len(tiles):
-                self.zoom.set_tiles(tiles[shown:shown + 1], caption=self.labels[shown])
+            if 0 <= shown < sum(self.sizes):
+                self.zoom.set_tiles(unit_tiles(self._node_map(parts, shown)), caption=self.labels[shown])
             elif self.zoom.count:
                 self.zoom.set_tiles(np.zeros((0, 1, 1), np.uint8), caption="")
         self._drawn = key
