@@ -95,6 +95,7 @@ function render({ model, el }) {
     lay = networkLayout({ sizes: sz, nodeSize: model.get("node_size") });
     canvas.width = Math.max(lay.width, 1);
     canvas.height = Math.max(lay.height, 1);
+    caption.style.maxWidth = `${canvas.width}px`; // wrap under the diagram, never widen it
     const ctx = canvas.getContext("2d");
     ctx.fillStyle = "#fff";
     ctx.fillRect(0, 0, canvas.width, canvas.height);

@@ -137,11 +137,13 @@ class DecisionBoundary(LiveView):
                      names=["discretize", "uncertainty", "show_validation", "unit", "hovered"])
 
     def _build(self) -> None:
-        self.discretize_box = guarded.Checkbox(value=self.discretize, description="discretize", indent=False)
+        auto = widgets.Layout(width="auto")  # not ipywidgets' 300 px: the row fits beside a diagram
+        self.discretize_box = guarded.Checkbox(value=self.discretize, description="discretize", indent=False,
+                                               layout=auto)
         self.uncertainty_box = guarded.Checkbox(value=self.uncertainty, description="shade uncertainty",
-                                                indent=False)
+                                                indent=False, layout=widgets.Layout(width="auto"))
         self.validation_box = guarded.Checkbox(value=self.show_validation, description="validation points",
-                                               indent=False)
+                                               indent=False, layout=widgets.Layout(width="auto"))
         lock = self.context.state_lock
         self._links = [ControlLink(self.discretize_box, self, "discretize", lock),
                        ControlLink(self.uncertainty_box, self, "uncertainty", lock),

@@ -150,8 +150,8 @@ class NetworkDiagram(LiveView):
             if self._drawn is None or self._drawn[0] != key[0]:
                 thumbs = np.concatenate([unit_tiles(part, self._stride) for part in parts if len(part)])
                 self.canvas.set_state(maps.weights, thumbs,
-                                      caption=f"step {maps.step}: edges blue > 0 > orange, wider = larger |w|; "
-                                              "rest the pointer on a node to enlarge its map")
+                                      caption=f"step {maps.step}. Edges: weights, blue > 0 > orange, wider = larger. "
+                                              "Rest the pointer on a node to enlarge its map.")
             self.canvas.selected = self.pinned
             shown = self.enlarged
             if 0 <= shown < sum(self.sizes):

@@ -305,8 +305,11 @@ class Playground(widgets.VBox):
             self.boundary = DecisionBoundary(self.session, unit_grid=False)
             self.diagram = NetworkDiagram(self.boundary)
             self.curves = TrainingCurves(self.session)
+            self.diagram.layout.flex = "0 0 auto"  # the diagram beside the map, as in the TF playground
+            self.boundary.layout.flex = "1 1 380px"
             self.views_box.children = [
-                widgets.HBox([self.diagram, self.boundary], layout=widgets.Layout(flex_flow="row wrap")),
+                widgets.HBox([self.diagram, self.boundary],
+                             layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start")),
                 self.curves]
             self._applier.attach(self.session)
             if was_running:

@@ -10,7 +10,7 @@ export const NEGATIVE = [245, 147, 34]; // orange, as class 0 and negative value
  * @returns {{nodes:{x:number,y:number,size:number,layer:number,unit:number}[], width:number,
  *   height:number, columns:number[], size:number}}
  */
-export function networkLayout({ sizes, nodeSize = 36, maxHeight = 520, left = 64, right = 64, top = 22 }) {
+export function networkLayout({ sizes, nodeSize = 36, maxHeight = 520, left = 64, right = 96, top = 22 }) {
   const clean = (sizes || []).map((n) => (Number.isInteger(n) && n > 0 ? n : 0));
   const tallest = Math.max(1, ...clean);
   const size = Math.max(12, Math.min(nodeSize, Math.floor((maxHeight - top) / (tallest * 1.3))));
