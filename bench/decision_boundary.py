@@ -12,7 +12,7 @@
 
 Default run: a few minutes on 2 cores. Quick check: --repeats 5 --plane-repeats 1 --pairs 2 --steps 300
 
-    .venv/bin/python bench/decision_boundary.py [--units 8] [--steps 3000] [--pairs 10]
+    .venv/bin/python bench/decision_boundary.py [--units 8] [--steps 4000] [--pairs 12]
 """
 
 from __future__ import annotations
@@ -143,8 +143,8 @@ def median_interval(values: list[float], resamples: int = 2000, seed: int = 0) -
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--units", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=3000, help="training steps per timed run")
-    parser.add_argument("--pairs", type=int, default=10, help="interleaved (closed, open) pairs")
+    parser.add_argument("--steps", type=int, default=4000, help="training steps per timed run")
+    parser.add_argument("--pairs", type=int, default=12, help="interleaved (closed, open) pairs")
     parser.add_argument("--repeats", type=int, default=50, help="map passes timed per MLP size")
     parser.add_argument("--plane-repeats", type=int, default=3)
     args = parser.parse_args()

@@ -99,8 +99,9 @@ class NetworkDiagram(LiveView):
     def _on_hover(self, index: int) -> None:  # front-end thread: store and poke only
         self.hovered = index
 
-    def _on_click(self, index: int) -> None:
-        self.pinned = -1 if index == self.pinned else index
+    def _on_click(self, index: int) -> None:  # a second click on the pinned node unpins it
+        with self.context.state_lock:
+            self.pinned = -1 if index == self.pinned else index
 
     @traitlets.validate("hovered", "pinned")
     def _valid_node(self, proposal: traitlets.Bunch) -> int:

@@ -293,6 +293,8 @@ class Playground(widgets.VBox):
         """Stop the current run and build a new network, data and session from the settings
         (the constructor and the UI pump call this; elsewhere use :meth:`settle` after a change)."""
         with self._run_lock:
+            if self._closed:  # close() won the race with a queued rebuild
+                return
             config = self.config
             was_running = self.session is not None and self.session.state == "running"
             self._release()
