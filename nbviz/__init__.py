@@ -35,6 +35,7 @@ _LAZY = {
     "DecisionBoundary": "nbviz.views.decision_boundary",
     "DecisionPlane": "nbviz.views.decision_plane",
     "Playground": "nbviz.views.playground",
+    "NetworkDiagram": "nbviz.views.network_diagram",
     "LossLandscape": "nbviz.views.landscape",
     "embed": "nbviz.embed",
     "widgets": "nbviz.widgets",

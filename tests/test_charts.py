@@ -7,6 +7,7 @@ import math
 import bqplot as bq
 import numpy as np
 import pytest
+from helpers import wait_until
 
 from nbviz.views.charts import LineChart, linear_domain, log_domain, log_ticks
 
@@ -102,4 +103,68 @@ def test_changes_made_before_training_leave_finite_domains():
     from nbviz.views.base import widget_tree
     scales = [w for w in widget_tree(curves) if isinstance(w, (bq.LinearScale, bq.LogScale))]
     assert all(s.max - s.min > 1e-6 for s in scales if s.min is not None and s.max is not None)
+    curves.close()
+
+
+NASTY = [[0.03], [0.0], [-0.0, 0.0], [1e-320], [1e-320, 2e-320], [5e-324, 1.0], [1e-300], [1e300],
+         [0.0, 1.7e308], [-1e308, 1e308], [1.0, 1.0 + 1e-15], [3e38, 3.4e38], [-5.0], [1e-45, 1e-44]]
+
+
+def _pixels(lo: float, hi: float, values: np.ndarray, log: bool) -> np.ndarray:
+    """Where a front-end scale of domain (lo, hi) puts ``values`` on a 0..1 range, in float32
+    (what the marks are sent as) mapped in float64 (what the browser computes in)."""
+    v = values.astype(np.float32).astype(np.float64)
+    if log:
+        return (np.log10(v) - np.log10(lo)) / (np.log10(hi) - np.log10(lo))
+    return (v - lo) / (hi - lo)
+
+
+@pytest.mark.parametrize("values", NASTY)
+@pytest.mark.parametrize("log", [False, True])
+def test_one_point_or_extreme_values_never_give_non_finite_coordinates(values, log):
+    # the learning-rate curve at step 0 is one point on a log axis; a loss may be 0, denormal
+    # or huge: bqplot drew translate(0,-1.04e+303) for such domains
+    chart = LineChart("learning rate" if log else "loss", "y", y_log=log)
+    chart.add_line("y", "#000", "y")
+    chart.update({"y": (np.arange(len(values), dtype=np.float64), np.array(values))})
+    lo, hi = float(chart.y_scale.min), float(chart.y_scale.max)
+    assert np.isfinite([lo, hi]).all() and hi > lo and (not log or lo > 0), (lo, hi)
+    mark = chart.series["y"].mark
+    y = np.asarray(mark.y, np.float64)
+    assert np.isfinite(y).all() and np.isfinite(np.asarray(mark.x, np.float64)).all()
+    if y.size:
+        pixels = _pixels(lo, hi, y, log)
+        assert np.isfinite(pixels).all() and (np.abs(pixels) < 10).all(), (lo, hi, y, pixels)
+    x_lo, x_hi = float(chart.x_scale.min), float(chart.x_scale.max)
+    assert np.isfinite([x_lo, x_hi]).all() and x_hi - x_lo >= 1
+    chart.close()
+
+
+def test_learning_rate_curve_at_step_zero_draws_finite_coordinates():
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    import nbviz
+    from nbviz.views.base import widget_tree
+    from nbviz.views.curves import TrainingCurves
+
+    data = TensorDataset(torch.rand(32, 2), torch.randint(0, 2, (32,)))
+    session = nbviz.TrainingSession(torch.nn.Linear(2, 2), DataLoader(data, batch_size=16), epochs=1)
+    curves = TrainingCurves(session)
+    session.lr = 0.0316  # a change before any step: a marker at step 0, height 0
+    session.step(1)
+    wait_until(lambda: session.state == "paused" and session.step_count == 1, 60)
+    curves.refresh()
+    x, lrs = session.history.get("lr")
+    assert len(lrs) >= 1
+    for chart in (curves.loss, curves.accuracy, curves.lr):
+        lo, hi = float(chart.y_scale.min), float(chart.y_scale.max)
+        assert np.isfinite([lo, hi]).all() and hi > lo
+        for series in chart.series.values():
+            y = np.asarray(series.mark.y, np.float64)
+            if y.size and y.ndim == 1:
+                assert np.isfinite(_pixels(lo, hi, y, chart.y_log)).all()
+    scales = [w for w in widget_tree(curves) if isinstance(w, (bq.LinearScale, bq.LogScale))]
+    assert all(np.isfinite([s.min, s.max]).all() and s.max > s.min for s in scales if s.min is not None)
+    session.stop()
     curves.close()

@@ -197,7 +197,8 @@ def test_dashboard_tab_opens_for_an_mlp_and_explains_itself_for_a_cnn():
     made = widget_tree(view)
     assert len(made) > 10
     board.close()
-    assert view.closed and not view.units_view._click_handlers
+    assert view.closed and not view.units_view._pointer.registered("click")
+    assert not view.units_view._pointer.registered("hover")
     assert all(widget.comm is None for widget in made), "a widget of the view is still open"
     assert view not in list(view.context.pump._views)
     cnn = nbviz.TrainingSession(SmallCNN(), make_loader(64), make_loader(32, shuffle=False))

@@ -58,6 +58,7 @@ def test_controls_rebuild_or_apply_live_and_buttons_drive_the_session():
     play = Playground(dataset="gaussians", hidden=[3])
     try:
         assert isinstance(play.boundary, DecisionBoundary) and play.boundary.units_view is not None
+        assert play.diagram is not None and play.diagram.sizes == [2, 3, 2]
         first = play.session
         play.lr.value = 0.1  # live: same session, new learning rate
         assert play.session is first and first.lr == pytest.approx(0.1)
@@ -66,17 +67,22 @@ def test_controls_rebuild_or_apply_live_and_buttons_drive_the_session():
         assert play.session is first and (play.loss.kind, play.loss.rate) == ("L2", 0.05)
         play.step_button.click()
         wait_until(lambda: first.state == "paused" and first.step_count == first.steps_per_epoch, 60)
-        play.dataset.value = "moons"  # structural: a new network and session
+        play.dataset.value = "moons"  # structural: a new network and session, built by the UI pump
+        play.settle()
         assert play.session is not first and play.config.dataset == "moons"
         assert first.state in ("stopped", "finished", "idle", "paused") and not first.loop_active
         play.add_layer.click()
+        play.settle()
         assert play.config.hidden == [3, 3] and len(play.units_box.children) == 2
         play.units_box.children[1].value = 5
+        play.settle()
         assert play.config.hidden == [3, 5]
         assert play.session.model[3].out_features == 5
         play.remove_layer.click()
+        play.settle()
         assert play.config.hidden == [3]
         play.feature_boxes["x1*x2"].value = True
+        play.settle()
         assert play.session.model[0].names == ["x1", "x2", "x1*x2"]
         play.play_button.click()
         wait_until(lambda: play.session.step_count >= 10, 60)
@@ -85,6 +91,7 @@ def test_controls_rebuild_or_apply_live_and_buttons_drive_the_session():
         play.reset_button.click()
         assert play.session.step_count == 0
         play.export_button.click()
+        play.settle()
         assert "class PlaygroundNet(nn.Module)" in play.code.value and play.code.layout.display == "block"
     finally:
         play.close()
@@ -101,10 +108,12 @@ def test_bad_settings_are_refused_and_nothing_is_lost():
         session = play.session
         for box in play.feature_boxes.values():
             box.value = False  # the last one is refused: a network needs an input
+        play.settle()
         assert "features must be one or more" in play.message.value
         assert play.config.features == ["x2"] and play.session.model[0].names == ["x2"]
         assert play.feature_boxes["x2"].value, "the refused box shows the feature in force again"
         play.set_hidden([4] * 7)
+        play.settle()
         assert "hidden must be 0..6 layers" in play.message.value and len(play.config.hidden) == 2
         assert session is not None
     finally:

@@ -1,6 +1,8 @@
 // anywidget front end of nbviz.views.image_grid.ImageGrid: uint8 tiles drawn onto one canvas.
 // Python sends all tiles as one binary buffer (`data`) plus shape traits; a click on a tile
-// sends {type: "click", index} back; `selected` is outlined.
+// sends {type: "click", index} back, resting the pointer on one (debounced) sends
+// {type: "hover", index} (-1 on leaving); `selected` is outlined.
+import { hoverReporter } from "./lib/hover.js";
 import { lut } from "./lib/tile_colormap.js";
 import { asBytes, composeRGBA, layout, tileAt, tileRect } from "./lib/tile_grid.js";
 
@@ -18,6 +20,7 @@ function render({ model, el }) {
   const offscreen = document.createElement("canvas");
   let lay = layout({ count: 0, height: 0, width: 0 });
   let frame = 0;
+  const reporter = hoverReporter((index) => model.send({ type: "hover", index }), 120);
 
   function shape() {
     return {
@@ -86,7 +89,9 @@ function render({ model, el }) {
   canvas.addEventListener("mousemove", (event) => {
     const index = pointer(event);
     canvas.title = index >= 0 ? label(index) : "";
+    reporter.move(index);
   });
+  canvas.addEventListener("mouseleave", () => reporter.move(-1));
 
   const traits = ["data", "count", "tile_height", "tile_width", "channels", "colormap",
     "columns", "tile_size", "selected", "caption", "labels"];
@@ -94,6 +99,7 @@ function render({ model, el }) {
   draw();
   return () => {
     for (const t of traits) model.off(`change:${t}`, schedule);
+    reporter.cancel();
     if (frame) cancelAnimationFrame(frame);
   };
 }

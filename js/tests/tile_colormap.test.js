@@ -18,3 +18,11 @@ test("every colormap is a 256x3 table running from its first stop to its last", 
 test("unknown colormap names are refused with the list of known ones", () => {
   assert.throws(() => lut("jet"), /unknown colormap "jet".*viridis/);
 });
+
+test("orangeblue is diverging: orange below, white in the middle, blue above", () => {
+  const t = lut("orangeblue");
+  assert.deepEqual([...t.slice(0, 3)], [245, 147, 34]);
+  assert.deepEqual([...t.slice(765)], [8, 119, 189]);
+  const mid = [...t.slice(128 * 3, 128 * 3 + 3)];
+  assert.ok(mid.every((v) => v > 245), `${mid}`);
+});

@@ -7,7 +7,7 @@ mode restored, the RNG forked, forward hooks removed before it returns.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -87,6 +87,34 @@ class PlaneMaps:
     units: np.ndarray  # units x resolution x resolution, float32 (0 units when none)
     unit_names: list[str]
     step: int = 0
+    # with ``network`` (see compute_maps): the first Linear's inputs (features x res x res),
+    # the last Linear's outputs (classes x res x res) and every Linear's weight (out x in)
+    inputs: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1), np.float32))
+    outputs: np.ndarray = field(default_factory=lambda: np.zeros((0, 1, 1), np.float32))
+    weights: list[np.ndarray] = field(default_factory=list)
+
+
+def group_sizes(unit_names: list[str]) -> list[int]:
+    """How many units each recorded layer has, in order ('2[0]', '2[1]', '4[0]' -> [2, 1])."""
+    sizes: dict[str, int] = {}
+    for name in unit_names:
+        layer = name.rpartition("[")[0]
+        sizes[layer] = sizes.get(layer, 0) + 1
+    return list(sizes.values())
+
+
+def mlp_chain(model: nn.Module, unit_names: list[str]) -> list[nn.Linear] | None:
+    """The model's Linear layers if it is a plain chain Linear -> units -> Linear -> ... ->
+    Linear whose recorded unit layers (``unit_names`` of a :func:`compute_maps` pass) sit
+    between them with matching widths; else None (no network diagram applies)."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    groups = group_sizes(unit_names)
+    if not linears or len(groups) != len(linears) - 1:
+        return None
+    for k, width in enumerate(groups):
+        if not linears[k].out_features == width == linears[k + 1].in_features:
+            return None
+    return linears
 
 
 def probabilities_of(outputs: torch.Tensor) -> torch.Tensor:
@@ -101,12 +129,13 @@ def probabilities_of(outputs: torch.Tensor) -> torch.Tensor:
 
 
 def compute_maps(model: nn.Module, grid: GridSpec, units: list[tuple[str, nn.Module]] | None = None,
-                 step: int = 0) -> PlaneMaps:
+                 step: int = 0, network: list[nn.Linear] | None = None) -> PlaneMaps:
     """Run ``model`` once on every grid point (probe rules) and return its maps.
 
     ``units`` are the modules whose outputs to record (see :func:`hidden_units`); a module
     called more than once records each call as its own layer. Only vector outputs
-    (batch x units) are kept.
+    (batch x units) are kept. ``network`` (from :func:`mlp_chain`) also records the first
+    Linear's inputs, the last one's outputs, and copies of every Linear's weight.
     """
     inputs = grid.points().to(model_device(model))
     res = grid.resolution
@@ -119,9 +148,22 @@ def compute_maps(model: nn.Module, grid: GridSpec, units: list[tuple[str, nn.Mod
                 recorded.append((name, output.detach()))
         return hook
 
+    ends: dict[str, torch.Tensor] = {}
+
+    def first_input(_module: nn.Module, args: tuple) -> None:
+        if args and isinstance(args[0], torch.Tensor) and "inputs" not in ends:
+            ends["inputs"] = args[0].detach()
+
+    def last_output(_module: nn.Module, _args: object, output: object) -> None:
+        if isinstance(output, torch.Tensor):
+            ends["outputs"] = output.detach()
+
     try:
         for name, module in units or []:
             handles.append(module.register_forward_hook(recorder(name)))
+        if network:
+            handles.append(network[0].register_forward_pre_hook(first_input))
+            handles.append(network[-1].register_forward_hook(last_output))
         with probe_mode(model):
             outputs = model(inputs)
             if isinstance(outputs, (tuple, list)):
@@ -145,7 +187,15 @@ def compute_maps(model: nn.Module, grid: GridSpec, units: list[tuple[str, nn.Mod
         blocks.append(value.float().T)
     unit_maps = (torch.cat(blocks).cpu().numpy().reshape(-1, res, res) if blocks
                  else np.zeros((0, res, res), np.float32))
-    return PlaneMaps(np.ascontiguousarray(probabilities, np.float32), unit_maps, names, step)
+    maps = PlaneMaps(np.ascontiguousarray(probabilities, np.float32), unit_maps, names, step)
+    if network:
+        for key, value in ends.items():
+            if value.dim() == 2 and len(value) == len(inputs):
+                setattr(maps, key, value.float().T.cpu().numpy().reshape(-1, res, res))
+        with torch.no_grad():
+            maps.weights = [layer.weight.detach().float().cpu().numpy().copy() for layer in network]
+    return maps
 
 
-__all__ = ["GridSpec", "PlaneMaps", "compute_maps", "hidden_units", "plane_bounds", "probabilities_of"]
+__all__ = ["GridSpec", "PlaneMaps", "compute_maps", "group_sizes", "hidden_units", "mlp_chain", "plane_bounds",
+           "probabilities_of"]

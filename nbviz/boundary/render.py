@@ -67,15 +67,27 @@ def render_map(probabilities: np.ndarray, grid: GridSpec, points: np.ndarray | N
     return np.ascontiguousarray(np.clip(image, 0, 255).astype(np.uint8))
 
 
-def unit_tiles(units: np.ndarray) -> np.ndarray:
+def unit_tiles(units: np.ndarray, step: int = 1) -> np.ndarray:
     """Hidden-unit maps (N x H x W float) as uint8 tiles, each scaled symmetrically around 0
-    (0 -> 128) by its own largest magnitude, for a diverging colormap."""
+    (0 -> 128) by its own largest finite magnitude, for a diverging colormap.
+
+    ``step`` > 1 returns every step-th row and column only (thumbnails), still scaled by the
+    whole map's magnitude; only those pixels are converted.
+    """
     if len(units) == 0:
         return np.zeros((0, 1, 1), np.uint8)
-    values = np.nan_to_num(units.astype(np.float32))
-    scale = np.abs(values).reshape(len(values), -1).max(1)
-    scale[scale == 0] = 1.0
-    return np.ascontiguousarray(np.rint(128 + 127 * values / scale[:, None, None]).astype(np.uint8))
+    flat = np.asarray(units, np.float32).reshape(len(units), -1)
+    finite = np.isfinite(flat)
+    if not finite.all():
+        flat = np.where(finite, flat, np.float32(0))
+    scale = np.maximum(flat.max(1), -flat.min(1))
+    scale[~(scale > 0)] = 1.0
+    values = np.asarray(units, np.float32)[:, ::step, ::step]
+    out = values * (np.float32(127) / scale.astype(np.float32))[:, None, None]
+    out += np.float32(128)
+    np.nan_to_num(out, copy=False, nan=128.0, posinf=255.0, neginf=0.0)
+    np.clip(np.rint(out, out=out), 0, 255, out=out)
+    return np.ascontiguousarray(out.astype(np.uint8))
 
 
 __all__ = ["CLASS_COLOURS", "class_colours", "map_colours", "render_map", "unit_tiles"]

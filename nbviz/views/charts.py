@@ -28,15 +28,22 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 LEGEND_MAX = 12
 EMPTY_LINEAR = (0.0, 1.0)
 EMPTY_LOG = (1e-3, 1e-1)
+# Data are clipped to these magnitudes before a domain is fitted: beyond them a domain's width
+# overflows (inf) or underflows, and the front end's scale maps points to +-1e303 px or NaN.
+# Marks are sent as float32 (max 3.4e38), so HUGE stays inside float32's range.
+HUGE, TINY = 1e37, 1e-30
 MARGIN = {"top": 30, "bottom": 42, "left": 58, "right": 28}
 
 
 def _finite(values: Iterable[np.ndarray] | np.ndarray, positive: bool = False) -> np.ndarray:
+    """The finite values (positive ones for a log axis), clipped to +-HUGE (logs: >= 1/HUGE)."""
     arrays = [values] if isinstance(values, np.ndarray) else list(values)
     flat = [np.asarray(a, dtype=np.float64).ravel() for a in arrays if np.size(a)]
     data = np.concatenate(flat) if flat else np.zeros(0)
     data = data[np.isfinite(data)]
-    return data[data > 0] if positive else data
+    if positive:
+        return np.clip(data[data > 0], 1.0 / HUGE, HUGE)
+    return np.clip(data, -HUGE, HUGE)
 
 
 def nice_step(span: float, ticks: int = 5) -> float:
@@ -66,9 +73,10 @@ def linear_domain(values: Iterable[np.ndarray] | np.ndarray, *, min_span: float 
         data = np.append(data, 0.0)
     lo, hi = float(data.min()), float(data.max())
     span = hi - lo
-    if span <= 0:
-        span = abs(lo) * 0.2 or 1.0
-        lo, hi = lo - span / 2, hi + span / 2
+    if span <= max(abs(lo), abs(hi)) * 1e-9 or span < TINY:  # one value, a constant, or noise on one
+        middle = (lo + hi) / 2
+        span = abs(middle) * 0.2 if abs(middle) >= TINY else 1.0
+        lo, hi = middle - span / 2, middle + span / 2
     else:
         lo, hi = lo - span * 0.04, hi + span * 0.04
     if data.min() >= 0:
@@ -284,6 +292,9 @@ class LineChart(widgets.VBox):
                 y = y.ravel()
                 keep = np.isfinite(x) & np.isfinite(y) & ((y > 0) if self.y_log else True)
                 x, y = x[keep], y[keep]
+                # what float32 and the front end's scales can map to finite pixels
+                y = np.clip(y, 1.0 / HUGE if self.y_log else -HUGE, HUGE)
+            x = np.clip(x, -HUGE, HUGE)
             series = self.series[name]
             series.x, series.y = x, y
         self.fit()

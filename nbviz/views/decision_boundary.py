@@ -3,7 +3,7 @@
 The class-probability map on a grid (100 x 100 by default) is drawn behind the training
 points (dark rim) and validation points (white rim) as one RGB tile of an
 :class:`~nbviz.widgets.image_grid.ImageGrid`; for an MLP every hidden unit's own map is
-shown as a thumbnail (click one to enlarge it: the image grid reports clicks, not hover).
+shown as a thumbnail (rest the pointer on one to enlarge it; a click keeps it enlarged).
 The grid pass runs in the training thread at a batch boundary under the probe rules, so
 training is bit-identical with the view open; while training runs, passes are spaced so
 they take at most 2 % of the training thread's time.
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import traitlets
 
-from ..boundary.grid import GridSpec, PlaneMaps, compute_maps, hidden_units, plane_bounds
+from ..boundary.grid import GridSpec, PlaneMaps, compute_maps, hidden_units, mlp_chain, plane_bounds
 from ..boundary.render import render_map, unit_tiles
 from ..widgets import guarded
 from ..widgets.image_grid import ImageGrid
@@ -67,7 +67,9 @@ class DecisionBoundary(LiveView):
     Args:
         session: a TrainingSession (or nbviz.watch() run) of a model taking N x 2 inputs.
         resolution: grid points per side (8..400, default 100).
-        show_units: show every hidden unit's map (MLPs: outputs of activation modules).
+        show_units: compute every hidden unit's map (MLPs: outputs of activation modules).
+        unit_grid: show those maps as a grid of thumbnails (False where a
+            :class:`~nbviz.views.network_diagram.NetworkDiagram` shows them instead).
 
     Raises:
         ValueError: inputs that are not 2-D points, a resolution out of range, or a model
@@ -77,16 +79,20 @@ class DecisionBoundary(LiveView):
     discretize = traitlets.Bool(False)
     uncertainty = traitlets.Bool(True)
     show_validation = traitlets.Bool(True)
-    unit = traitlets.Int(-1)
+    unit = traitlets.Int(-1)  # clicked: stays enlarged
+    hovered = traitlets.Int(-1)  # the pointer rests on it: enlarged while it does
 
     min_interval = 0.2
     train_interval = 0.2
     training_share = 0.02  # grid passes take at most this share of the training thread's time
 
-    def __init__(self, session: Any, resolution: int = 100, show_units: bool = True) -> None:
+    def __init__(self, session: Any, resolution: int = 100, show_units: bool = True,
+                 unit_grid: bool = True) -> None:
         super().__init__(session)
         try:
             self._setup(resolution, show_units)
+            if not unit_grid:
+                self.units_box.layout.display = "none"
         except BaseException:
             self.close()
             raise
@@ -114,21 +120,30 @@ class DecisionBoundary(LiveView):
             raise ValueError(f"{type(model).__name__} could not be run on 2-D grid points: {exc}") from exc
         if len(first.units) > MAX_UNIT_TILES:
             self._units = []
+        # the Linear layers of a plain MLP (for a network diagram), None for other models
+        self.chain = mlp_chain(model, first.unit_names if self._units else [])
+        self.record_network = False  # set by want_network(): passes then copy weights too
+        self._recapture = False
         self.maps: PlaneMaps | None = None
         self.captures = 0
         self._asked = False
         self._captured_at = 0.0
         self._pass_seconds = 0.0
+        self._draw_seconds = 0.0
+        self.companion_seconds = 0.0  # a NetworkDiagram's drawing cost per map (pump thread)
         self._drawn: tuple | None = None
         self._build()
-        self.observe(lambda _change: self.poke(), names=["discretize", "uncertainty", "show_validation", "unit"])
+        self.observe(lambda _change: self.poke(),
+                     names=["discretize", "uncertainty", "show_validation", "unit", "hovered"])
 
     def _build(self) -> None:
-        self.discretize_box = guarded.Checkbox(value=self.discretize, description="discretize", indent=False)
+        auto = widgets.Layout(width="auto")  # not ipywidgets' 300 px: the row fits beside a diagram
+        self.discretize_box = guarded.Checkbox(value=self.discretize, description="discretize", indent=False,
+                                               layout=auto)
         self.uncertainty_box = guarded.Checkbox(value=self.uncertainty, description="shade uncertainty",
-                                                indent=False)
+                                                indent=False, layout=widgets.Layout(width="auto"))
         self.validation_box = guarded.Checkbox(value=self.show_validation, description="validation points",
-                                               indent=False)
+                                               indent=False, layout=widgets.Layout(width="auto"))
         lock = self.context.state_lock
         self._links = [ControlLink(self.discretize_box, self, "discretize", lock),
                        ControlLink(self.uncertainty_box, self, "uncertainty", lock),
@@ -137,19 +152,37 @@ class DecisionBoundary(LiveView):
         self.units_view = ImageGrid(tile_size=56, colormap="coolwarm", columns=8)
         self.unit_view = ImageGrid(tile_size=180, colormap="coolwarm", columns=1)
         self.units_view.on_click(self._on_unit_click)
+        self.units_view.on_hover(self._on_unit_hover)
         self.map_view.add_class("nbviz-db-map")
         self.units_view.add_class("nbviz-db-units")
         self.unit_view.add_class("nbviz-db-unit")
         self.status = widgets.HTML()
         note = widgets.HTML(message_html(
-            "hidden units (blue < 0 < red); click one to enlarge it" if self._units
+            "hidden units (blue < 0 < red); rest the pointer on one to enlarge it, click to keep it"
+            if self._units
             else "no hidden units to show (the model has no activation or hidden Linear modules)", "info"))
         self.add_class("nbviz-decision-boundary")
-        units_box = widgets.VBox([note, self.units_view, self.unit_view])
+        self.units_box = widgets.VBox([note, self.units_view, self.unit_view])
         self.children = [widgets.HBox([self.discretize_box, self.uncertainty_box, self.validation_box],
                                       layout=widgets.Layout(flex_flow="row wrap")),
-                         widgets.HBox([self.map_view, units_box], layout=widgets.Layout(flex_flow="row wrap")),
+                         widgets.HBox([self.map_view, self.units_box], layout=widgets.Layout(flex_flow="row wrap")),
                          self.status]
+
+    def want_network(self) -> None:
+        """From now on record what a network diagram needs (the first Linear's inputs, the
+        last one's outputs, the weights), with a fresh pass even while paused.
+
+        Raises:
+            ValueError: the model is not a plain MLP chain (see :func:`mlp_chain`).
+        """
+        if self.chain is None:
+            raise ValueError(
+                f"a network diagram needs a plain MLP: Linear -> activation -> ... -> Linear, each "
+                f"layer feeding the next; {type(self.session.model).__name__} is not one (or has "
+                f"more than {MAX_UNIT_TILES} hidden units). Its unit maps are in DecisionBoundary.")
+        self.record_network = True
+        self._recapture = True
+        self.poke()
 
     def unit_labels(self, names: list[str]) -> list[str]:
         """'hidden layer k, unit i (module name)' for each recorded unit name 'module[i]'."""
@@ -164,7 +197,15 @@ class DecisionBoundary(LiveView):
     def _on_unit_click(self, index: int) -> None:  # front-end thread: store and poke only
         self.unit = index
 
-    @traitlets.validate("unit")
+    def _on_unit_hover(self, index: int) -> None:  # front-end thread: store and poke only
+        self.hovered = index
+
+    @property
+    def enlarged(self) -> int:
+        """The unit shown enlarged: the one the pointer rests on, else the clicked one (-1: none)."""
+        return self.hovered if self.hovered >= 0 else self.unit
+
+    @traitlets.validate("unit", "hovered")
     def _valid_unit(self, proposal: traitlets.Bunch) -> int:
         value = proposal["value"]
         maps = getattr(self, "maps", None)
@@ -175,26 +216,32 @@ class DecisionBoundary(LiveView):
 
     def refresh(self) -> None:
         self.deliver_answers()
-        wait = max(self.train_interval, self._pass_seconds / self.training_share)
-        moved = self.maps is None or (self.session.step_count != self.maps.step
-                                      and time.monotonic() - self._captured_at >= wait)
+        # the pass blocks the training thread; drawing here (and in a companion diagram)
+        # competes with it for the interpreter: space passes so all of it stays in budget
+        cost = self._pass_seconds + self._draw_seconds + self.companion_seconds
+        wait = max(self.train_interval, cost / self.training_share)
+        moved = self.maps is None or self._recapture or (self.session.step_count != self.maps.step
+                                                         and time.monotonic() - self._captured_at >= wait)
         if moved and not self._asked:
             self._capture()
             self.deliver_answers()
         if self.maps is None:
             return
-        key = (self.maps.step, self.captures, self.discretize, self.uncertainty, self.show_validation, self.unit)
+        key = (self.maps.step, self.captures, self.discretize, self.uncertainty, self.show_validation, self.enlarged)
         if key == self._drawn:
             return
+        started = time.thread_time()
         self._draw()
+        self._draw_seconds = time.thread_time() - started
         self._drawn = key
 
     def _capture(self) -> None:
         model, grid, units = self.session.model, self.grid, self._units
+        network = self.chain if self.record_network else None
 
         def work() -> tuple[PlaneMaps, float]:
             start = time.perf_counter()
-            maps = compute_maps(model, grid, units, self.session.step_count)
+            maps = compute_maps(model, grid, units, self.session.step_count, network)
             return maps, time.perf_counter() - start
 
         def on_result(result: tuple[PlaneMaps, float]) -> None:
@@ -208,6 +255,7 @@ class DecisionBoundary(LiveView):
             self.status.value = message_html(f"could not compute the map: {error}", "error")
 
         self._asked = True
+        self._recapture = False
         self.ask(work, on_result, on_error)
 
     def image(self) -> np.ndarray:
@@ -222,12 +270,15 @@ class DecisionBoundary(LiveView):
         assert maps is not None
         with self.hold_sync():
             self.map_view.set_tiles(self.image()[None], caption=f"step {maps.step}")
-            if len(maps.units):
+            if len(maps.units) and self.units_box.layout.display != "none":  # hidden: a diagram shows them
                 tiles = unit_tiles(maps.units)
                 labels = self.unit_labels(maps.unit_names)
                 self.units_view.set_tiles(tiles, labels=labels, selected=self.unit)
-                if 0 <= self.unit < len(tiles):
-                    self.unit_view.set_tiles(tiles[self.unit:self.unit + 1], caption=labels[self.unit])
+                shown = self.enlarged
+                if 0 <= shown < len(tiles):
+                    self.unit_view.set_tiles(tiles[shown:shown + 1], caption=labels[shown])
+                elif self.unit_view.count:
+                    self.unit_view.set_tiles(np.zeros((0, 1, 1), np.uint8), caption="")
             self.status.value = message_html(
                 f"step {maps.step}: {maps.probabilities.shape[-1]} classes on a "
                 f"{self.grid.resolution}x{self.grid.resolution} grid over x {self.grid.x_min:.2g}..{self.grid.x_max:.2g}, "
@@ -239,6 +290,7 @@ class DecisionBoundary(LiveView):
         view = getattr(self, "units_view", None)
         if view is not None:
             view.on_click(self._on_unit_click, remove=True)
+            view.on_hover(self._on_unit_hover, remove=True)
 
 
 __all__ = ["DecisionBoundary", "not_2d_message"]

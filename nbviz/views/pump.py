@@ -55,6 +55,11 @@ class UiPump:
         with self._lock:
             self._views.discard(view)
 
+    def views(self) -> list[PumpedView]:
+        """The views registered now (a copy)."""
+        with self._lock:
+            return list(self._views)
+
     def poke(self) -> None:
         """Refresh soon rather than at the next tick (after a user action)."""
         self._wake.set()

@@ -15,6 +15,7 @@ DASHBOARD_TABS: list[tuple[str, str]] = [
     ("Gradients", "nbviz.views.gradients:GradientFlow"),
     ("Activations", "nbviz.views.activations:ActivationStats"),
     ("Decision boundary", "nbviz.views.decision_boundary:DecisionBoundary"),
+    ("Decision plane", "nbviz.views.decision_plane_tab:DecisionPlaneTab"),
     ("Checklist", "nbviz.views.checklist:Checklist"),
     ("Landscape", "nbviz.views.landscape:LossLandscape"),
 ]

@@ -8,6 +8,7 @@ Example:
     >>> grid = ImageGrid(colormap="viridis")
     >>> grid.set_tiles(np.zeros((64, 28, 28), np.uint8))
     >>> grid.on_click(lambda index: print("tile", index))
+    >>> grid.on_hover(lambda index: print("resting on", index))  # -1: left the tiles
 """
 
 from __future__ import annotations
@@ -20,14 +21,17 @@ import anywidget
 import numpy as np
 import traitlets
 
-COLORMAPS = ("gray", "viridis", "magma", "inferno", "coolwarm")
+from .pointer import PointerHandlers
+
+COLORMAPS = ("gray", "viridis", "magma", "inferno", "coolwarm", "orangeblue")
 """Colormaps the front end knows (js/src/lib/colormap.js); applied to one-channel tiles."""
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 class ImageGrid(anywidget.AnyWidget):
-    """A grid of uint8 tiles on one canvas; clicking a tile reports its index to Python.
+    """A grid of uint8 tiles on one canvas; clicking a tile, or resting the pointer on one
+    (debounced in the front end), reports its index to Python.
 
     Set the pixels with :meth:`set_tiles` (one message for data and shape). One-channel
     tiles are coloured with ``colormap``; three-channel tiles are shown as RGB.
@@ -51,7 +55,7 @@ class ImageGrid(anywidget.AnyWidget):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._click_handlers: list[Callable[[int], None]] = []
+        self._pointer = PointerHandlers()
         self.on_msg(self._handle_message)
 
     @traitlets.validate("colormap")
@@ -113,19 +117,17 @@ class ImageGrid(anywidget.AnyWidget):
         The callback runs on whatever thread delivers comm messages: keep it to validating
         and setting state.
         """
-        if remove:
-            self._click_handlers = [h for h in self._click_handlers if h != callback]
-        elif callback not in self._click_handlers:
-            self._click_handlers = [*self._click_handlers, callback]
+        self._pointer.register("click", callback, remove)
+
+    def on_hover(self, callback: Callable[[int], None], remove: bool = False) -> None:
+        """Call ``callback(index)`` when the pointer rests on a tile (-1: it left them all).
+
+        Same threading rule as :meth:`on_click`.
+        """
+        self._pointer.register("hover", callback, remove)
 
     def _handle_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        if not isinstance(content, dict) or content.get("type") != "click":
-            return
-        index = content.get("index")
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < self.count:
-            return  # untrusted input from the front end: ignore what is not a tile index
-        for handler in self._click_handlers:
-            handler(index)
+        self._pointer.dispatch(content, self.count)  # untrusted: only valid indices get through
 
 
 __all__ = ["COLORMAPS", "ImageGrid"]
