@@ -220,8 +220,8 @@ class SweepView(widgets.VBox):
             self.parallel.update(trials, best, records.minimize)
         complete = sum(t.state == "complete" for t in trials)
         if complete >= IMPORTANCE_MIN_TRIALS and complete != self._importance_count:
-            self._importance_count = complete
-            self._importances()
+            if self._importances(trials):
+                self._importance_count = complete
 
     def _label(self, t: TrialRecord) -> str:
         params = ", ".join(f"{k}={fmt(v)}" for k, v in t.params.items())
@@ -248,7 +248,9 @@ class SweepView(widgets.VBox):
                      fmt(t.value), fmt(t.best), duration, html.escape(t.worker)]
             rows.append(f"<tr{style}>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
         more = f"<div>(last {TABLE_ROWS} of {len(trials)} trials)</div>" if len(trials) > TABLE_ROWS else ""
-        return (f'{more}<div class="nbviz-sweep-table" style="max-height:260px;overflow:auto;font-size:12px">'
+        return (f'{more}<style>.nbviz-sweep-table td, .nbviz-sweep-table th {{padding:1px 8px;'
+                f'text-align:left;border-bottom:1px solid #eee}}</style>'
+                f'<div class="nbviz-sweep-table" style="max-height:260px;overflow:auto;font-size:12px">'
                 f'<table style="border-collapse:collapse"><thead><tr>{head}</tr></thead>'
                 f'<tbody>{"".join(rows)}</tbody></table></div>')
 
@@ -261,17 +263,27 @@ class SweepView(widgets.VBox):
         if self.detail.value != text:
             self.detail.value = text
 
-    def _importances(self) -> None:
+    def _importances(self, trials: list[TrialRecord]) -> bool:
+        """fANOVA importances of the finished trials (an in-memory copy of them: the pump
+        never reads the journal the sweep's thread writes). False if none could be had."""
         import optuna
 
+        space = self.sweep.space
+        study = optuna.create_study(direction=optuna.study.StudyDirection[self.sweep.direction.upper()])
+        for t in trials:
+            if t.state == "complete" and t.value is not None and set(t.params) == set(space):
+                study.add_trial(optuna.trial.create_trial(params=dict(t.params), distributions=dict(space),
+                                                          value=t.value))
         try:
-            found = optuna.importance.get_param_importances(self.sweep.study)
+            found = optuna.importance.get_param_importances(study)
         except Exception as exc:  # too few distinct values, one parameter...: say so
             self.importance.figure.title = f"Parameter importance: {exc}"[:120]
-            return
-        if found:
-            names = list(found)
-            self.importance.set_bars(names, np.array([float(found[n]) for n in names]))
+            return True
+        if not found:
+            return False
+        names = list(found)
+        self.importance.set_bars(names, np.array([float(found[n]) for n in names]))
+        return True
 
     def _open_dashboard(self, number: int) -> None:
         try:
