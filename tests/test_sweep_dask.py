@@ -137,3 +137,23 @@ def test_a_notebook_defined_session_builder_trains_on_the_workers_with_pruning(c
     assert sweep.best_checkpoint is not None and sweep.best_checkpoint.exists()
     assert time.monotonic() - started < 240
     assert sum(getattr(t, "messages", 0) for t in sweep.trials) > 0
+
+
+def test_the_default_local_cluster_splits_the_cores_between_worker_processes(tmp_path):
+    ns = {"__name__": "__main__"}
+    exec("import os, torch\n"
+         "def threads(trial):\n"
+         "    trial['k']\n"
+         "    return torch.get_num_threads() * 1000 + os.getpid() % 1000\n", ns)
+    sweep = Sweep(ns["threads"], {"k": [0, 1, 2, 3]}, metric="loss", storage=tmp_path)
+    sweep.start()
+    sweep.wait(240)
+    cores = len(os.sched_getaffinity(0))
+    assert all(t.state == "complete" for t in sweep.trials)
+    assert {int(t.value) // 1000 for t in sweep.trials} == {1}  # one worker per core, 1 thread each
+    assert all(t.worker.startswith("tcp://") for t in sweep.trials)
+    assert all(int(t.value) % 1000 != os.getpid() % 1000 for t in sweep.trials)  # not in this process
+    assert sweep._executor is None  # the local cluster went with the sweep's end
+    sweep.start()  # nothing left to run: no cluster is started again
+    sweep.wait(30)
+    assert "all 4 trials done" in sweep.records.status and cores >= 1

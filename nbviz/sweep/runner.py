@@ -64,6 +64,9 @@ class Runner:
     def _run(self) -> None:
         sweep = self.sweep
         try:
+            if sweep._left() <= 0 and self.commands.empty():
+                sweep.records.status = f"all {sweep.n_trials} trials done (in {sweep.folder})"
+                return
             executor = sweep._executor_now()
             sweep.records.status = f"running on {executor.describe()}"
             sweep.records.touch()
