@@ -116,6 +116,18 @@ def main() -> None:
             busy = sum(t.seconds for t in dask_trials)
             print(f"  run {i + 1}: serial {serial:.1f} s, dask {dask:.1f} s -> {serial / dask:.2f}x "
                   f"(workers busy {busy / (workers * dask):.0%} of the time)")
+        # what limits the ratio: torch's own threads already use the cores in the serial run
+        from nbviz.sweep.trial import run_trial
+
+        per_trial = statistics.median(t.seconds for t in serial_trials)
+        torch.set_num_threads(1)
+        one = run_trial(build, "params", 0, {"lr": 0.1, "weight_decay": 0.0}, "val_loss",
+                        lambda attempt: None, 1, 0.5, False)["seconds"]  # type: ignore[arg-type, return-value]
+        torch.set_num_threads(cores)
+        intra = one / per_trial
+        print(f"  limit: one trial takes {one:.2f} s on 1 thread, {per_trial:.2f} s on {cores} threads "
+              f"({intra:.2f}x from torch's threads), so {workers} processes can gain at most about "
+              f"{workers / intra:.2f}x over it, less the tail when the last trials leave a worker idle")
         spread = f" (min {min(ratios):.2f}, max {max(ratios):.2f})" if len(ratios) > 1 else ""
         print(f"throughput ratio, 2 workers vs serial: {statistics.median(ratios):.2f}x{spread}  (budget >= 1.6x)")
         print(f"  cluster start (not in the ratio): {startup:.1f} s")

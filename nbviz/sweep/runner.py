@@ -111,6 +111,7 @@ class Runner:
                 executor.channel_factory(sweep._channel(trial.number)), executor.threads,
                 sweep.flush_interval, sweep.keep_checkpoint, key=f"{sweep._channel(trial.number)}-task")
             self.futures[future] = (trial.number, trial, time.perf_counter())
+            future.add_done_callback(lambda _: sweep.inbox.wake.set())  # collect it at once
 
     def _commands(self) -> None:
         while True:
@@ -198,5 +199,7 @@ class Runner:
                           "traceback": "".join(traceback.format_exception(exc))}
             if future.cancelled() or getattr(future, "status", "") == "cancelled":
                 result = {"state": "stopped", "value": None}
-            elapsed = time.perf_counter() - submitted
-            self.sweep._finish(trial, result, elapsed)
+            finishing = time.perf_counter()
+            self.sweep._finish(trial, result, finishing - submitted)
+            record = self.sweep.records.trials[number]  # the kernel's own work counts as overhead too
+            record.overhead += time.perf_counter() - finishing  # type: ignore[attr-defined]
