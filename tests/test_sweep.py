@@ -317,3 +317,17 @@ def test_objective_values_that_are_not_finite_fail_the_trial(tmp_path):
 
 def test_a_plain_objective_may_catch_nothing_pruned_propagates(tmp_path):
     assert issubclass(Pruned, Exception)
+
+
+@pytest.mark.parametrize("pruner", ["successive_halving", "hyperband", optuna.pruners.MedianPruner()])
+def test_every_named_pruner_runs_under_ask_and_tell(tmp_path, pruner):
+    def curve(trial):
+        x = trial["x"]
+        for step in range(9):
+            trial.report(step, loss=x + 1.0 / (step + 1))
+        return x
+
+    s = run(sweep(tmp_path, objective=curve, space={"x": (0.0, 1.0)}, method="random", n_trials=8,
+                  seed=0, pruner=pruner))
+    assert len(s.trials) == 8 and {t.state for t in s.trials} <= {"complete", "pruned"}
+    assert sum(t.state == "complete" for t in s.trials) >= 1

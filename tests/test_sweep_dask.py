@@ -139,6 +139,32 @@ def test_a_notebook_defined_session_builder_trains_on_the_workers_with_pruning(c
     assert sum(getattr(t, "messages", 0) for t in sweep.trials) > 0
 
 
+def test_stop_reaches_a_trial_on_a_worker_and_a_raising_trial_keeps_its_traceback(cluster, tmp_path):
+    ns = {"__name__": "__main__"}
+    exec("import time\n"
+         "def long(trial):\n"
+         "    if trial['x'] < 0:\n"
+         "        raise ValueError('negative x is not allowed here')\n"
+         "    for step in range(400):\n"
+         "        time.sleep(0.02)\n"
+         "        trial.report(step, train_loss=trial['x'])\n"
+         "    return trial['x']\n", ns)
+    sweep = Sweep(ns["long"], {"x": [-1.0, 1.0, 2.0]}, metric="loss", executor=cluster, storage=tmp_path,
+                  flush_interval=0.1)
+    sweep.start()
+    wait_until(lambda: any(t.state == "running" and t.params["x"] > 0 and len(t.curves.get("train_loss", ())) > 3
+                           for t in sweep.trials), timeout=120)
+    victim = next(t for t in sweep.trials if t.state == "running" and t.params["x"] > 0)
+    sweep.stop_trial(victim.number)
+    sweep.wait(240)
+    states = {t.params["x"]: t.state for t in sweep.trials}
+    assert states[victim.params["x"]] == "stopped" and len(victim.curves["train_loss"]) < 400
+    assert states[-1.0] == "failed"
+    failed = next(t for t in sweep.trials if t.state == "failed")
+    assert "negative x is not allowed here" in failed.error and "in long" in failed.traceback
+    assert [t.state for t in sweep.study.trials].count(optuna.trial.TrialState.PRUNED) == 1
+
+
 def test_the_default_local_cluster_splits_the_cores_between_worker_processes(tmp_path):
     ns = {"__name__": "__main__"}
     exec("import os, torch\n"
