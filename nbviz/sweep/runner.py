@@ -58,6 +58,7 @@ class Runner:
         self.futures: dict[Any, tuple[int, optuna.trial.Trial, float]] = {}
         self.error: BaseException | None = None
         self.stopping = False
+        self.closing = False  # the loop has ended its work (it may still be closing workers)
         self.stop_asked: set[int] = set()
 
     # ---- the loop -------------------------------------------------------------------------
@@ -79,7 +80,10 @@ class Runner:
                     self._fill(executor)
                 self._collect()
                 if not self.futures and (self.stopping or sweep._left() <= 0):
-                    break
+                    with sweep._lock:  # a clone asked from now on starts a new loop
+                        if self.commands.empty() and (self.stopping or sweep._left() <= 0):
+                            self.closing = True
+                            break
                 sweep.inbox.wake.wait(0.05)
                 sweep.inbox.wake.clear()
             self._events()

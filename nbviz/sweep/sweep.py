@@ -208,7 +208,13 @@ class Sweep:
     def start(self) -> None:
         """Run the trials still to run in the background; returns at once."""
         with self._lock:
-            if self.running:
+            runner = self._runner
+            if runner is not None and runner.thread.is_alive() and not runner.closing:
+                return
+        if runner is not None and runner.closing:
+            runner.thread.join()  # it lets its workers go first
+        with self._lock:
+            if self.running and self._runner is not runner:
                 return
             self._runner = Runner(self)
             self._runner.thread.start()

@@ -216,7 +216,7 @@ class SweepView(widgets.VBox):
             if self.curves.drawn and self.metric_pick.value != getattr(self, "_metric_drawn", None):
                 self.curves.reset()
             self._metric_drawn = self.metric_pick.value
-            self.curves.update(trials, best, self.metric_pick.value)
+            self.curves.update(trials, best, self.metric_pick.value, records.lock)
             self.parallel.update(trials, best, records.minimize)
         complete = sum(t.state == "complete" for t in trials)
         if complete >= IMPORTANCE_MIN_TRIALS and complete != self._importance_count:

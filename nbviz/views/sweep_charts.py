@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -125,13 +126,16 @@ class TrialCurves(widgets.VBox):
         return {"pruned": "pruned", "stopped": "pruned", "failed": "failed",
                 "running": "running"}.get(trial.state, "done")
 
-    def update(self, trials: list[TrialRecord], best: TrialRecord | None, metric: str) -> int:
-        """Draw ``metric`` of every trial; returns the number of curves drawn."""
+    def update(self, trials: list[TrialRecord], best: TrialRecord | None, metric: str,
+               lock: Any = None) -> int:
+        """Draw ``metric`` of every trial (copied under ``lock``, the records' lock); returns
+        the number of curves drawn."""
         data = {}
-        for trial in trials:
-            series = trial.curves.get(metric)
-            if series is not None and len(series):
-                data[trial.number] = (trial, series.arrays(), series.version)
+        with lock if lock is not None else contextlib.nullcontext():
+            for trial in trials:
+                series = trial.curves.get(metric)
+                if series is not None and len(series):
+                    data[trial.number] = (trial, series.arrays(), series.version)
         xs = [d[1][0] for d in data.values()]
         ys = [d[1][1] for d in data.values()]
         if not data:
