@@ -125,7 +125,8 @@ def test_a_worker_killed_mid_trial_is_retried_and_the_sweep_completes(cluster, t
 
 def test_a_notebook_defined_session_builder_trains_on_the_workers_with_pruning(cluster, tmp_path):
     ns = notebook_namespace()
-    sweep = Sweep(ns["build"], {"lr": [1e-4, 0.05], "width": [8, 16]}, executor=cluster,
+    address = cluster.scheduler.address  # the same cell, given only the scheduler's address
+    sweep = Sweep(ns["build"], {"lr": [1e-4, 0.05], "width": [8, 16]}, executor=address,
                   storage=tmp_path, pruner="median")
     started = time.monotonic()
     sweep.start()
@@ -137,6 +138,7 @@ def test_a_notebook_defined_session_builder_trains_on_the_workers_with_pruning(c
     assert sweep.best_checkpoint is not None and sweep.best_checkpoint.exists()
     assert time.monotonic() - started < 240
     assert sum(getattr(t, "messages", 0) for t in sweep.trials) > 0
+    assert cluster.scheduler_info()["workers"]  # the sweep closed its own client, not the cluster
 
 
 def test_stop_reaches_a_trial_on_a_worker_and_a_raising_trial_keeps_its_traceback(cluster, tmp_path):

@@ -68,7 +68,7 @@ random_search"""),
     new_code_cell("""\
 random_search.start()
 random_search.wait()
-tpe = nbviz.Sweep(build, space, method="tpe", n_trials=n, pruner="median", seed=0)
+tpe = nbviz.Sweep(build, space, method="tpe", n_trials=n, pruner="median", seed=1)
 tpe.start()
 tpe.wait()
 tpe"""),
