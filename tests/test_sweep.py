@@ -302,6 +302,7 @@ def test_selecting_a_trial_opens_its_dashboard(tmp_path):
         assert len(view.trial_box.children) == 2
         dashboard = view.trial_box.children[1]
         assert dashboard.session.history.last("val_loss") == pytest.approx(s.records.trials[0].value)
+        assert "Trial 0" in view.trial_box.children[0].value and "lr=" in view.trial_box.children[0].value
     finally:
         view.close()
 

@@ -295,8 +295,16 @@ class SweepView(widgets.VBox):
             self.message.value = message_html(f"no dashboard for trial {number}: {exc}", "error")
             return
         old = list(self.trial_box.children)
-        self.trial_box.children = [widgets.HTML(f"<b>Trial {number}</b> {html.escape(str(session.history.names()))}"),
-                                   dashboard]
+        record = self.sweep.records.trials[number]
+        best = self.sweep.records.best()
+        weights = ("its trained weights (best.pt)" if best is not None and best.number == number
+                   and self.sweep.best_checkpoint is not None else
+                   "initial weights: only the best trial's checkpoint is kept")
+        params = ", ".join(f"{k}={fmt(v)}" for k, v in record.params.items())
+        header = widgets.HTML(f"<b>Trial {number}</b> ({html.escape(record.state)}; {html.escape(params)}): "
+                              f"its history from {html.escape(record.worker or 'the worker')}, "
+                              f"{html.escape(weights)}")
+        self.trial_box.children = [header, dashboard]
         for widget in old:
             close_tree(widget)
         self.message.value = message_html(f"trial {number}'s dashboard is below")
