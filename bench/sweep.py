@@ -128,6 +128,11 @@ def main() -> None:
         print(f"  limit: one trial takes {one:.2f} s on 1 thread, {per_trial:.2f} s on {cores} threads "
               f"({intra:.2f}x from torch's threads), so {workers} processes can gain at most about "
               f"{workers / intra:.2f}x over it, less the tail when the last trials leave a worker idle")
+        import psutil
+
+        rss = client.run(lambda: psutil.Process().memory_info().rss)
+        print(f"  worker RSS after the runs: {', '.join(f'{v / 2**20:.0f} MiB' for v in rss.values())} "
+              "(nbviz raises glibc's malloc thresholds on workers: nbviz/sweep/malloc.py)")
         spread = f" (min {min(ratios):.2f}, max {max(ratios):.2f})" if len(ratios) > 1 else ""
         print(f"throughput ratio, 2 workers vs serial: {statistics.median(ratios):.2f}x{spread}  (budget >= 1.6x)")
         print(f"  cluster start (not in the ratio): {startup:.1f} s")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import os
 import threading
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -98,17 +99,23 @@ class DaskExecutor:
             self.threads = None
         self.client = client
         self._variables: dict[str, Any] = {}
+        self._slots, self._slots_at = 1, -1e9
         self._lock = threading.Lock()
         client.subscribe_topic(topic, self._on_event)
 
     @property
     def slots(self) -> int:
-        """Trials that can run at once: every worker thread of the cluster (at least 1)."""
-        try:
-            info = self.client.scheduler_info(n_workers=-1)
-        except TypeError:  # older distributed: no n_workers argument
-            info = self.client.scheduler_info()
-        return max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+        """Trials that can run at once: every worker thread of the cluster (at least 1),
+        asked of the scheduler at most every 2 s (workers come and go)."""
+        now = time.monotonic()
+        if now - self._slots_at > 2.0:
+            try:
+                info = self.client.scheduler_info(n_workers=-1)
+            except TypeError:  # older distributed: no n_workers argument
+                info = self.client.scheduler_info()
+            self._slots = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
+            self._slots_at = now
+        return self._slots
 
     def _on_event(self, event: Any) -> None:
         msg = event[1] if isinstance(event, (tuple, list)) and len(event) == 2 else event

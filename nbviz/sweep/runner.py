@@ -113,7 +113,8 @@ class Runner:
             future = executor.submit(
                 run_trial, sweep.objective, sweep.style, trial.number, dict(trial.params), sweep.metric,
                 executor.channel_factory(sweep._channel(trial.number)), executor.threads,
-                sweep.flush_interval, sweep.keep_checkpoint, key=f"{sweep._channel(trial.number)}-task")
+                sweep.flush_interval, sweep.keep_checkpoint, executor.kind == "dask",
+                key=f"{sweep._channel(trial.number)}-task")
             self.futures[future] = (trial.number, trial, time.perf_counter())
             future.add_done_callback(lambda _: sweep.inbox.wake.set())  # collect it at once
 

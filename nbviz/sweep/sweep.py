@@ -299,6 +299,7 @@ class Sweep:
             record.seconds, record.ended, record.history = result.get("seconds"), time.monotonic(), history
             record.overhead = max(0.0, elapsed - (result.get("seconds") or 0.0))  # type: ignore[attr-defined]
             record.messages = result.get("messages", 0)  # type: ignore[attr-defined]
+            record.cpu_seconds = result.get("cpu_seconds")  # type: ignore[attr-defined]
             if not record.curves and history:
                 self._curves_from_history(record)
             self.records.touch()

@@ -199,20 +199,27 @@ def _worker_name() -> str:
 
 def run_trial(objective: Callable[..., Any], style: str, number: int, params: dict[str, Any],
               metric: str, make_channel: Callable[[str], TrialChannel], threads: int | None,
-              flush_interval: float, keep_checkpoint: bool) -> dict[str, Any]:
+              flush_interval: float, keep_checkpoint: bool, tune_malloc: bool = False) -> dict[str, Any]:
     """Run one trial where it is called (a Dask worker, or the kernel); never raises.
+
+    ``tune_malloc`` (on Dask workers) raises glibc's malloc thresholds first: see
+    :mod:`nbviz.sweep.malloc`.
 
     Returns a dict of plain values: ``state`` (complete, pruned, stopped, failed), ``value``,
     ``error`` and ``traceback``, ``worker``, ``seconds``, ``history`` and ``checkpoint`` (for
     session objectives), ``messages`` sent.
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     attempt = uuid.uuid4().hex[:12]
     if threads:
         import torch
 
         torch.set_num_threads(threads)
     channel = make_channel(attempt)
+    if tune_malloc:
+        from .malloc import tune_for_training
+
+        tune_for_training()
     trial = Trial(number, dict(params), metric, channel, flush_interval)
     trial.attempt = attempt  # type: ignore[attr-defined]
     worker = _worker_name()
@@ -245,6 +252,7 @@ def run_trial(objective: Callable[..., Any], style: str, number: int, params: di
     except Exception:  # the link is gone: the result still goes back with the task
         pass
     result["seconds"] = time.perf_counter() - started
+    result["cpu_seconds"] = time.process_time() - cpu_started  # the whole process's (a worker runs one trial)
     result["messages"] = trial.messages
     return result
 
