@@ -114,15 +114,23 @@ def main() -> None:
             overheads += [t.overhead for t in dask_trials]
             serial_overheads += [t.overhead for t in serial_trials]
             busy = sum(t.seconds for t in dask_trials)
+            cpu_serial = sum(t.cpu_seconds for t in serial_trials)
+            cpu_dask = sum(t.cpu_seconds for t in dask_trials)
             print(f"  run {i + 1}: serial {serial:.1f} s, dask {dask:.1f} s -> {serial / dask:.2f}x "
-                  f"(workers busy {busy / (workers * dask):.0%} of the time)")
+                  f"(workers busy {busy / (workers * dask):.0%} of the time; CPU in trials: serial "
+                  f"{cpu_serial:.1f} s, dask {cpu_dask:.1f} s)")
         # what limits the ratio: torch's own threads already use the cores in the serial run
         from nbviz.sweep.trial import run_trial
 
-        per_trial = statistics.median(t.seconds for t in serial_trials)
-        torch.set_num_threads(1)
-        one = run_trial(build, "params", 0, {"lr": 0.1, "weight_decay": 0.0}, "val_loss",
-                        lambda attempt: None, 1, 0.5, False)["seconds"]  # type: ignore[arg-type, return-value]
+        def one_trial(threads: int) -> float:
+            torch.set_num_threads(threads)
+            result = run_trial(build, "params", 0, {"lr": 0.1, "weight_decay": 0.0}, "val_loss",
+                               lambda attempt: None, threads, 0.5, False)  # type: ignore[arg-type, return-value]
+            return float(result["seconds"])
+
+        pairs = [(one_trial(1), one_trial(cores)) for _ in range(3)]  # alternated
+        one = statistics.median(p[0] for p in pairs)
+        per_trial = statistics.median(p[1] for p in pairs)
         torch.set_num_threads(cores)
         intra = one / per_trial
         print(f"  limit: one trial takes {one:.2f} s on 1 thread, {per_trial:.2f} s on {cores} threads "
