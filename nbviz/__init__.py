@@ -44,6 +44,9 @@ _LAZY = {
     "models": "nbviz.models",
     "check": "nbviz.debug",
     "Checklist": "nbviz.views.checklist",
+    "Sweep": "nbviz.sweep",
+    "SweepView": "nbviz.views.sweep",
+    "sweep": "nbviz.sweep",
 }
 
 
