@@ -144,3 +144,35 @@ def test_epochs_cannot_go_below_what_the_run_has_done():
     with pytest.raises(ValueError, match="from 1 to"):
         session.set_epochs(10**308)
     assert session.epochs == 3
+
+
+def test_tabs_chosen_on_several_threads_are_built_by_the_ui_pump_once_each():
+    session = _session()
+    board = nbviz.Dashboard(session, tabs=["Feature maps", "Weights", "Gradients"])
+    builders: list[str] = []
+    replace = board._replace_child
+
+    def recording_replace(index, child):
+        builders.append(threading.current_thread().name)
+        replace(index, child)
+
+    board._replace_child = recording_replace
+    session.start()
+
+    def clicks(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(50):
+            _front_end(board.tabs, selected_index=rng.choice([1, 2, 3]))
+
+    threads = [threading.Thread(target=clicks, args=(seed,), name=f"shell-{seed}") for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    chosen = board.tabs.selected_index
+    wait_until(lambda: chosen in board.views and board.views[chosen].active, timeout=30)
+    assert builders and set(builders) == {"nbviz-ui-pump"}
+    assert len(builders) == len(board.views) - 1  # each tab built once (Training is built in __init__)
+    assert [i for i, view in board.views.items() if view.active] == [chosen]
+    session.stop()
+    board.close()

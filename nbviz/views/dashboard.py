@@ -104,15 +104,26 @@ class Dashboard(widgets.VBox):
             close_tree(old)  # a placeholder or an earlier error message
 
     def _on_tab(self, change: dict[str, Any]) -> None:
+        """A tab was chosen (any thread): show/hide built views; the UI pump builds a new one."""
         with self._lock:
             if self._closed:
                 return
-            index = self.tabs.selected_index  # the latest, not this (maybe stale) change's
+            if self.tabs.selected_index not in self.views:
+                self.context.pump.call_soon(self._show_selected)
+                return
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        """Build the selected tab's view if needed and make only it active."""
+        with self._lock:
+            if self._closed:
+                return
+            index = self.tabs.selected_index  # the latest, not a (maybe stale) change's
             if index is not None and index not in self.views:
                 try:
                     self._open(index)
                 except Exception:
-                    return
+                    return  # the tab shows why
             for i, view in self.views.items():
                 view.set_active(i == index)
 

@@ -12,6 +12,8 @@ import logging
 import threading
 import time
 import weakref
+from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 log = logging.getLogger("nbviz")
@@ -39,6 +41,7 @@ class UiPump:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._calls: deque[Callable[[], None]] = deque()
         self.ticks = 0
         self.failures = 0
         self.busy_seconds = 0.0  # time spent refreshing views, for benchmarks
@@ -46,10 +49,24 @@ class UiPump:
     def register(self, view: PumpedView) -> None:
         with self._lock:
             self._views.add(view)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="nbviz-ui-pump", daemon=True)
-                self._thread.start()
+            self._ensure_thread()
         self._wake.set()
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once in the pump thread at its next tick.
+
+        For work a widget observer must not do on its own thread (observers run on the
+        kernel's shell and subshell threads): building widgets, writing output widgets.
+        """
+        with self._lock:
+            self._calls.append(fn)
+            self._ensure_thread()
+        self._wake.set()
+
+    def _ensure_thread(self) -> None:  # with self._lock held
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="nbviz-ui-pump", daemon=True)
+            self._thread.start()
 
     def unregister(self, view: PumpedView) -> None:
         with self._lock:
@@ -72,8 +89,17 @@ class UiPump:
             thread sleeps instead of waking at the full rate: on a machine whose cores the
             training threads fill, every needless wake-up stalls them.
         """
-        now = time.monotonic()
         started = time.perf_counter()
+        with self._lock:
+            calls = list(self._calls)
+            self._calls.clear()
+        for fn in calls:
+            try:
+                fn()
+            except Exception:
+                self.failures += 1
+                log.exception("nbviz UI call %r failed", fn)
+        now = time.monotonic()
         with self._lock:
             views = list(self._views)
         next_due = 1.0
@@ -102,7 +128,7 @@ class UiPump:
             self._wake.wait(sleep)
             self._wake.clear()
             with self._lock:
-                if not self._views:
+                if not self._views and not self._calls:
                     self._thread = None
                     return
             sleep = self.tick()
