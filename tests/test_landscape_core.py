@@ -96,7 +96,8 @@ def test_progressive_grid_shows_coarse_first_and_cancels() -> None:
     x, y = probe(32)
     plane = Plane(flat_parameters(model), *random_directions(model))
     seen: list[int] = []
-    job = SurfaceJob(model_copy(model), plane, x, y, nn.functional.cross_entropy, size=9, coarse=3)
+    job = SurfaceJob(model_copy(model), plane, x, y, nn.functional.cross_entropy, size=9, coarse=3,
+                     workers=1)  # one worker: no point can finish after the cancel
 
     def progress() -> None:
         seen.append(job.done)

@@ -315,12 +315,15 @@ class LossLandscape(LiveView):
         plane = self._plane_for(kind, clone, origin, x, y)
         if self._cancel.is_set():
             raise InterruptedError("cancelled")
-        job = SurfaceJob(clone, plane, x, y, self.loss_fn, size=size, coarse=9, span=span,
-                         on_progress=self.poke)
+        # while training runs, one single-threaded worker leaves the other cores to training
+        training = self.session.state == "running"
+        job = SurfaceJob(clone, plane, x, y, self.loss_fn, size=size, coarse=min(9, size), span=span,
+                         workers=1 if training else None, on_progress=self.poke)
         with self._lock:
             self._job, self._plane, self._path_drawn = job, plane, -1
         self._say(f"Computing {size} x {size} on {len(x)} probe samples at step {step} "
-                  f"({plane.note}); 9 x 9 first...")
+                  f"({plane.note}), coarse to fine, on {job.workers} worker thread(s)"
+                  f"{' (training runs: one core is left to it)' if training else ''}...")
         job.run()
         if job.state == "failed":
             raise job.error if job.error is not None else RuntimeError("the surface failed")
@@ -413,7 +416,8 @@ class LossLandscape(LiveView):
             self.heat.x, self.heat.y = job.coords.copy(), job.coords.copy()
             self.heat.color = bands
             self.heat.visible = True
-            level = "9 x 9, refining" if done < job.total else f"{job.size} x {job.size}"
+            side = job.level_size()
+            level = f"{side} x {side}, refining" if done < job.total else f"{job.size} x {job.size}"
             self.figure.title = (f"{'accuracy' if show_acc else 'loss'} on the plane "
                                  f"({level}, {done}/{job.total} points)")
         self.legend.value = (
