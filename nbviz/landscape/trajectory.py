@@ -75,6 +75,7 @@ class TrajectoryRecorder:
         self._latest: tuple[int, np.ndarray] | None = None
         self._stride, self.samples_taken, self.version, self._readers = 1, 0, 0, 0
         self._latest_in_ring = False
+        self._last_step = -1
         self._want = threading.Event()
         self.time_spent, self.cpu_spent, self._next_time = 0.0, 0.0, 0.0  # wall, thread CPU
         self._session: Any = None
@@ -120,6 +121,10 @@ class TrajectoryRecorder:
         self._maybe(int(getattr(run, "step_count", 0)))
 
     def _maybe(self, step: int) -> None:
+        # each call follows one optimizer step: nbviz.watch fires on_batch_end from the
+        # optimizer hook before log() counts the step, so its step_count lags by one there
+        step = max(step, self._last_step + 1)
+        self._last_step = step
         if self.every is not None:
             if step % self.every == 0:
                 self._record(step)
@@ -161,6 +166,7 @@ class TrajectoryRecorder:
                     self._free.append(buffer)
 
     def _record(self, step: int) -> None:
+        self._last_step = step
         t0, c0 = time.perf_counter(), time.thread_time()
         flat, views = self._buffer()
         with torch.no_grad():
