@@ -141,3 +141,18 @@ def test_thread_ops_change_only_the_calling_thread() -> None:
     assert torch.get_num_threads() == before
     if seen["previous"] is not None:
         assert seen["inside"] == 1 and seen["previous"] == before
+
+
+def test_contour_paths_lie_on_their_levels() -> None:
+    from nbviz.landscape.contours import contour_paths
+
+    coords = np.linspace(-1, 1, 41)
+    gx, gy = np.meshgrid(coords, coords)
+    grid = gx ** 2 + 0.25 * gy ** 2  # rows are y
+    x, y = contour_paths(coords, grid, [0.1, 0.2])
+    breaks = np.flatnonzero(np.isnan(x))
+    assert len(breaks) == 1 and np.isnan(y[breaks]).all()  # two closed ellipses, one NaN break
+    for part, level in ((slice(0, breaks[0]), 0.1), (slice(breaks[0] + 1, None), 0.2)):
+        values = x[part] ** 2 + 0.25 * y[part] ** 2
+        np.testing.assert_allclose(values, level, rtol=0.03)
+    assert contour_paths(coords, grid, [5.0])[0].size == 0  # a level the grid never reaches

@@ -39,6 +39,9 @@ def test_surface_path_and_line_are_drawn() -> None:
         finish(view)
         assert "9 x 9" in view.status.value, view.status.value
         assert view.heat.visible and np.asarray(view.heat.color).shape == (9, 9)
+        cx, cy = np.asarray(view.contour_lines.x), np.asarray(view.contour_lines.y)
+        assert np.isfinite(cx).sum() > 10 and cx.shape == cy.shape  # contour lines of the bands
+        assert np.nanmax(np.abs(cx)) <= view.span + 1e-6
         assert view._job is not None and not np.isnan(view._job.loss).any()
         # every recorded point is drawn with its true distance from the plane (7 points are not
         # planar: the distances are not 0, except at the current weights, the plane's origin)

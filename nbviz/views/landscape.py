@@ -27,6 +27,7 @@ import numpy as np
 import torch
 import traitlets
 
+from ..landscape.contours import contour_paths
 from ..landscape.directions import (
     flat_parameters,
     hessian_directions,
@@ -150,6 +151,9 @@ class LossLandscape(LiveView):
                                color=np.zeros((2, 2), np.float32),
                                scales={"x": self.x_scale, "y": self.y_scale, "color": self.color_scale},
                                visible=False)
+        self.contour_lines = bq.Lines(x=np.zeros(0, np.float32), y=np.zeros(0, np.float32),
+                                      scales={"x": self.x_scale, "y": self.y_scale}, colors=["#ffffff"],
+                                      stroke_width=0.8, opacities=[0.75])
         self.path_line = bq.Lines(x=np.zeros(0, np.float32), y=np.zeros(0, np.float32),
                                   scales={"x": self.x_scale, "y": self.y_scale}, colors=["#eeeeee"],
                                   stroke_width=1, line_style="dashed")
@@ -165,7 +169,7 @@ class LossLandscape(LiveView):
         self.x_axis = bq.Axis(scale=self.x_scale, label="a (direction 1)", tick_format=".2g")
         self.y_axis = bq.Axis(scale=self.y_scale, label="b (direction 2)", side="left", tick_format=".2g")
         self.figure = bq.Figure(
-            marks=[self.heat, self.path_line, self.path, self.current],
+            marks=[self.heat, self.contour_lines, self.path_line, self.path, self.current],
             axes=[self.x_axis, self.y_axis,
                   bq.ColorAxis(scale=self.color_scale, side="right", tick_format=".0f")],
             title="loss on the plane (not computed yet)",
@@ -393,14 +397,17 @@ class LossLandscape(LiveView):
         if finite.size == 0:
             return
         lo, hi = float(finite.min()), float(finite.max())
+        steps = np.arange(1, LEVELS) / LEVELS  # band boundaries: the contour lines
         if show_acc:  # equal bands of accuracy, 0..1
             bands = np.floor(np.clip(np.nan_to_num(acc, nan=0.0), 0, 1) * (LEVELS - 1e-6)).astype(np.float32)
+            lines = contour_paths(job.coords, acc, steps)
             what = (f"accuracy bands of {1 / LEVELS:.0%} from 0 (dark) to 1 (yellow); here "
                     f"{float(np.nanmin(acc)):.0%}..{float(np.nanmax(acc)):.0%}")
         else:  # equal bands of log(loss): contour-like levels
             logs = np.log(np.clip(np.nan_to_num(loss, nan=hi, posinf=hi), 1e-12, None))
             llo, lhi = np.log(max(lo, 1e-12)), np.log(max(hi, 1e-12))
             bands = np.floor((logs - llo) / max(lhi - llo, 1e-9) * (LEVELS - 1e-6)).astype(np.float32)
+            lines = contour_paths(job.coords, logs, llo + steps * (lhi - llo))
             what = (f"loss bands, equal steps of log(loss) from {lo:.3g} (dark) to {hi:.3g} (yellow), "
                     f"one band ≈ ×{float(np.exp((lhi - llo) / LEVELS)):.2f}")
         span = job.span
@@ -415,13 +422,14 @@ class LossLandscape(LiveView):
             self.x_axis.label, self.y_axis.label = xlabel, ylabel
             self.heat.x, self.heat.y = job.coords.copy(), job.coords.copy()
             self.heat.color = bands
+            self.contour_lines.x, self.contour_lines.y = lines
             self.heat.visible = True
             side = job.level_size()
             level = f"{side} x {side}, refining" if done < job.total else f"{job.size} x {job.size}"
             self.figure.title = (f"{'accuracy' if show_acc else 'loss'} on the plane "
                                  f"({level}, {done}/{job.total} points)")
         self.legend.value = (
-            f'<div style="font-size:12px">Colour: {what}. Points: the recorded path projected onto '
+            f'<div style="font-size:12px">Colour: {what}; white lines: the band edges (contours). Points: the recorded path projected onto '
             "the plane, filled red by distance from it (hover for a, b and distance): a projection, "
             "not the path itself; ✚ the current weights.</div>")
 
