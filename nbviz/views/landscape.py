@@ -17,8 +17,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import bqplot as bq
@@ -416,7 +417,7 @@ class LossLandscape(LiveView):
             xlabel, ylabel = first, second
         else:
             xlabel, ylabel = "a (direction 1)", "b (direction 2)"
-        with self.figure.hold_sync():
+        with self._held(self.figure, self.heat, self.contour_lines, self.x_scale, self.y_scale):
             for sc in (self.x_scale, self.y_scale):
                 sc.min, sc.max = -span, span
             self.x_axis.label, self.y_axis.label = xlabel, ylabel
@@ -433,6 +434,16 @@ class LossLandscape(LiveView):
             "the plane, filled red by distance from it (hover for a, b and distance): a projection, "
             "not the path itself; ✚ the current weights.</div>")
 
+    @staticmethod
+    @contextlib.contextmanager
+    def _held(*widgets_: widgets.Widget) -> Iterator[None]:
+        """Each widget's trait changes go out as one message: a mark whose x and y went out
+        one by one was drawn, in between, with x and y of different lengths (NaN paths)."""
+        with contextlib.ExitStack() as stack:
+            for widget in widgets_:
+                stack.enter_context(widget.hold_sync())
+            yield
+
     def _draw_path(self, plane: Plane) -> None:
         version = self.recorder.version
         steps, points = self.recorder.snapshots()
@@ -440,7 +451,7 @@ class LossLandscape(LiveView):
             return
         a, b, dist = project(points, plane)
         latest = self.recorder.latest()
-        with self.figure.hold_sync():
+        with self._held(self.figure, self.dist_scale, self.path_line, self.path, self.current):
             top = float(dist.max()) if dist.size and dist.max() > 0 else 1.0
             self.dist_scale.min, self.dist_scale.max = 0.0, top
             self.path_line.x, self.path_line.y = a.astype(np.float32), b.astype(np.float32)
