@@ -113,7 +113,8 @@ class ProbeEvaluator:
             model.to(memory_format=torch.channels_last)
             inputs = inputs.contiguous(memory_format=torch.channels_last)
         self.folded = speed_up(model)
-        self.chunk = chunk or (CONV_CHUNK if conv else DENSE_CHUNK)
+        # small chunks keep a CPU's activations in cache; a GPU wants big batches
+        self.chunk = chunk or (CONV_CHUNK if conv and device.type == "cpu" else DENSE_CHUNK)
         self.model, self.loss_fn, self.count = model, loss_fn, len(inputs)
         self.batches = [(inputs[i:i + self.chunk].to(device), targets[i:i + self.chunk].to(device))
                         for i in range(0, len(inputs), self.chunk)]
@@ -178,7 +179,8 @@ class ProbeEvaluator:
 
 def evaluate_at(model: nn.Module, vector: torch.Tensor | None, inputs: torch.Tensor,
                 targets: torch.Tensor, loss_fn: LossFn, batch_size: int | None = None) -> tuple[float, float]:
-    """(mean loss, accuracy) of ``model`` (a copy, in eval mode) with its trainable parameters
-    set to ``vector`` (None: as they are). Accuracy is nan when outputs are not class scores."""
+    """(mean loss, accuracy) of ``model`` (a copy: see :class:`ProbeEvaluator` for what is done
+    to it) with its trainable parameters set to ``vector`` (None: as they are). Accuracy is
+    nan when outputs are not class scores."""
     evaluator = ProbeEvaluator(model, inputs, targets, loss_fn, chunk=batch_size)
     return evaluator.evaluate() if vector is None else evaluator.at_vector(vector)

@@ -114,8 +114,9 @@ class SurfaceJob:
                  workers: int | None = None, on_progress: Callable[[], None] | None = None) -> None:
         self.size, self.coarse, self.span = check_grid(size, coarse, span)
         check_probe(inputs, targets)
-        if workers is None:
-            workers = parallel_workers()
+        if workers is None:  # CPU threads; a model on a GPU is evaluated by one thread
+            on_cpu = all(p.device.type == "cpu" for p in model.parameters())
+            workers = parallel_workers() if on_cpu else 1
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
             raise ValueError(f"workers must be a whole number in 1..64, got {workers!r}")
         self.workers = workers
