@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import os
 from typing import Any
 
 import torch
@@ -30,7 +31,9 @@ def _openmp() -> Any | None:
             paths = {line.split()[-1] for line in maps if "/" in line}
     except OSError:
         return None
-    for path in sorted(paths):
+    torch_dir = os.path.dirname(torch.__file__)
+    # torch's own runtime first: other packages (scikit-learn...) may load another copy
+    for path in sorted(paths, key=lambda p: (not p.startswith(torch_dir), p)):
         if any(name in path.rsplit("/", 1)[-1] for name in _NAMES):
             try:
                 lib = ctypes.CDLL(path)
@@ -51,7 +54,10 @@ def set_thread_ops(count: int) -> int | None:
         return None
     before = torch.get_num_threads()
     lib.omp_set_num_threads(int(count))
-    return before if torch.get_num_threads() == count else None
+    if torch.get_num_threads() != count:  # not the runtime torch uses: undo, change nothing
+        lib.omp_set_num_threads(before)
+        return None
+    return before
 
 
 def parallel_workers() -> int:
