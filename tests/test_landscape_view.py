@@ -39,6 +39,12 @@ def test_surface_path_and_line_are_drawn() -> None:
         finish(view)
         assert "9 x 9" in view.status.value, view.status.value
         assert view.heat.visible and np.asarray(view.heat.color).shape == (9, 9)
+        # the colour bar reads log10(loss): the bands span the surface's own range
+        loss = view._job.loss
+        assert view.colour_of == "log10 loss" and "bar: log10 loss" in view.legend.value
+        assert view.color_scale.min == pytest.approx(np.log10(loss.min()), rel=1e-5, abs=1e-6)
+        assert view.color_scale.max == pytest.approx(np.log10(loss.max()), rel=1e-5, abs=1e-6)
+        assert np.asarray(view.heat.color).min() == pytest.approx(view.color_scale.min, abs=1e-5)
         cx, cy = np.asarray(view.contour_lines.x), np.asarray(view.contour_lines.y)
         assert np.isfinite(cx).sum() > 10 and cx.shape == cy.shape  # contour lines of the bands
         assert np.nanmax(np.abs(cx)) <= view.span + 1e-6
@@ -154,7 +160,10 @@ def test_accuracy_and_two_parameter_mode() -> None:
         view.show = "accuracy"
         view.refresh()
         assert view.figure.title.startswith("accuracy on the plane")
-        assert np.asarray(view.heat.color).max() <= 13
+        colour = np.asarray(view.heat.color)  # accuracy bands: lower edges k/14, read on a 0..1 bar
+        assert 0 <= colour.min() and colour.max() <= 13 / 14 + 1e-6
+        assert np.allclose(colour * 14, np.round(colour * 14), atol=1e-4)
+        assert (view.color_scale.min, view.color_scale.max, view.colour_of) == (0.0, 1.0, "accuracy")
     finally:
         view.close()
         session.stop()
