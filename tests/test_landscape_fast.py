@@ -125,6 +125,9 @@ def test_evaluator_refolds_after_the_weights_move() -> None:
     assert ev.folded
     for a, b in [(0.0, 0.0), (1.0, -0.5), (0.0, 0.0)]:
         assert ev.at(a, b)[0] == pytest.approx(plain_loss(model, plane.point(a, b), x, y)[0], rel=1e-4)
+    # the first convolution (folded with its BatchNorm) ran from cached probe patches
+    assert len(ev.columns) == 1 and isinstance(ev.columns[0].inner, FoldedConvBN)
+    assert len(ev.columns[0]._cols) == len(ev.batches) == 3
 
 
 def test_thread_ops_change_only_the_calling_thread() -> None:
@@ -156,3 +159,30 @@ def test_contour_paths_lie_on_their_levels() -> None:
         values = x[part] ** 2 + 0.25 * y[part] ** 2
         np.testing.assert_allclose(values, level, rtol=0.03)
     assert contour_paths(coords, grid, [5.0])[0].size == 0  # a level the grid never reaches
+
+
+def test_first_convolution_on_the_probe_uses_cached_patches_and_nothing_else() -> None:
+    from nbviz.landscape.fusion import ProbeColumnsConv, cache_probe_columns
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 5, 3, stride=2, padding=1), nn.ReLU(), nn.Conv2d(5, 2, 3)).eval()
+    chunks = [torch.randn(4, 3, 9, 11), torch.randn(3, 3, 9, 11)]
+    clone = model_copy(model)
+    wrapped = cache_probe_columns(clone, chunks)
+    assert len(wrapped) == 1 and isinstance(clone[0], ProbeColumnsConv)  # 5 input channels: left alone
+    assert [p.data_ptr() for p in clone.parameters()] != [p.data_ptr() for p in model.parameters()]
+    assert [p.shape for p in clone.parameters()] == [p.shape for p in model.parameters()]
+    with torch.no_grad():
+        for x in chunks:
+            torch.testing.assert_close(clone(x), model(x), rtol=1e-5, atol=1e-5)
+        assert len(wrapped[0]._cols) == 2  # both chunks were served from patches
+        other = torch.randn(4, 3, 9, 11)
+        torch.testing.assert_close(clone(other), model(other), rtol=1e-5, atol=1e-5)
+        assert len(wrapped[0]._cols) == 2  # another input is not cached
+        chunks[0].mul_(2)  # a changed probe tensor is unfolded again, not served stale
+        torch.testing.assert_close(clone(chunks[0]), model(chunks[0]), rtol=1e-5, atol=1e-5)
+        clone[0].conv.weight.add_(0.5)  # new weights are used at once
+        model[0].weight.add_(0.5)
+        torch.testing.assert_close(clone(chunks[1]), model(chunks[1]), rtol=1e-5, atol=1e-5)
+    big = [torch.randn(1024, 3, 64, 64)]  # patches would exceed the budget: not wrapped
+    assert cache_probe_columns(model_copy(model), big) == []

@@ -10,7 +10,8 @@ element-wise work (BatchNorm, ReLU, max-pool) on activations too big for the cac
 - writes ``origin + a*d1 + b*d2`` into the copy's parameters in place with ``torch._foreach``
   ops from pieces laid out like the parameters (no flat vector, no allocation per point);
 - swaps faster exact equivalents into the copy (fusion.py): BatchNorm folded into the
-  convolution before it, max-pooling without the int64 indices the CPU kernel always writes;
+  convolution before it, max-pooling without the int64 indices the CPU kernel always writes,
+  and a first convolution on the probe as a product with patches unfolded once;
 - runs under ``torch.inference_mode``. Batching
 grid points through ``torch.func.functional_call`` + ``vmap`` was not taken: with 1,024
 samples each op is already large, so per-call overhead is < 1% of a point; vmap would only
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 from .directions import trainable_parameters
-from .fusion import speed_up
+from .fusion import cache_probe_columns, speed_up
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 MIN_PROBE, MAX_PROBE = 16, 65536
@@ -118,6 +119,7 @@ class ProbeEvaluator:
         self.model, self.loss_fn, self.count = model, loss_fn, len(inputs)
         self.batches = [(inputs[i:i + self.chunk].to(device), targets[i:i + self.chunk].to(device))
                         for i in range(0, len(inputs), self.chunk)]
+        self.columns = cache_probe_columns(model, [x for x, _ in self.batches]) if conv else []
         self._plane: tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor]] | None = None
 
     def pieces(self, vector: torch.Tensor) -> list[torch.Tensor]:
