@@ -96,7 +96,8 @@ def test_progressive_grid_shows_coarse_first_and_cancels() -> None:
     x, y = probe(32)
     plane = Plane(flat_parameters(model), *random_directions(model))
     seen: list[int] = []
-    job = SurfaceJob(model_copy(model), plane, x, y, nn.functional.cross_entropy, size=9, coarse=3)
+    job = SurfaceJob(model_copy(model), plane, x, y, nn.functional.cross_entropy, size=9, coarse=3,
+                     workers=1)  # one worker: no point can finish after the cancel
 
     def progress() -> None:
         seen.append(job.done)
@@ -295,3 +296,26 @@ def test_two_parameter_plane_moves_only_those_values() -> None:
         two_parameter_plane(model, ("0.bias", 3), ("0.bias", 1))
     with pytest.raises(ValueError, match="not a trainable parameter"):
         two_parameter_plane(model, ("nope", 0), ("0.bias", 1))
+
+
+def test_recorder_reuses_buffers_without_corrupting_kept_snapshots() -> None:
+    model = nn.Linear(10, 10)
+    rec = TrajectoryRecorder(model, every=1, max_bytes=440 * 8)
+    first = flat_parameters(model).numpy().copy()
+
+    class Run:
+        step_count = 0
+
+    for step in range(300):
+        Run.step_count = step
+        rec.on_batch_end(Run)
+        with torch.no_grad():
+            model.weight.add_(1.0)
+        assert len(rec._free) + len(rec._live) <= rec.capacity + 1  # the memory bound holds
+    steps, weights = rec.snapshots()
+    assert rec._free  # dropped buffers were kept for reuse
+    for step, w in zip(steps, weights, strict=True):  # each kept snapshot is its own step's weights
+        np.testing.assert_allclose(w[:100], first[:100] + step)
+        np.testing.assert_array_equal(w[100:], first[100:])
+    latest = rec.latest()
+    assert latest is not None and latest[0] == 299 and latest[1] is not rec._latest[1]  # a copy

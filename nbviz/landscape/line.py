@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .evaluate import LossFn, check_probe, evaluate_at
+from .evaluate import LossFn, ProbeEvaluator, check_probe
 
 
 def check_alphas(points: object, lo: object, hi: object) -> np.ndarray:
@@ -38,9 +38,10 @@ def interpolate(model: nn.Module, start: torch.Tensor, end: torch.Tensor, inputs
                          "they belong to different models")
     loss = np.full(len(alphas), np.nan, np.float32)
     acc = np.full(len(alphas), np.nan, np.float32)
-    delta = end - start
+    evaluator = ProbeEvaluator(model, inputs, targets, loss_fn)
+    evaluator.set_plane(start, end - start, torch.zeros_like(start))
     for k, alpha in enumerate(alphas):
         if should_stop is not None and should_stop():
             raise InterruptedError("cancelled")
-        loss[k], acc[k] = evaluate_at(model, start + float(alpha) * delta, inputs, targets, loss_fn)
+        loss[k], acc[k] = evaluator.at(float(alpha), 0.0)
     return alphas, loss, acc

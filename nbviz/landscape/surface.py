@@ -1,13 +1,16 @@
 """Loss and accuracy on a plane through the weights, computed progressively in a worker thread.
 
-The grid starts coarse (9 x 9) and is refined to the full size (41 x 41 by default): the
-coarse points are a subset of the fine grid, so nothing is computed twice, and until the fine
-grid is complete its missing points show the nearest coarse value. Evaluation runs on a copy
-of the model in eval mode (BatchNorm uses its running statistics), so training is untouched.
+The grid is computed in nested levels, each a subset of the next, so no point is computed
+twice: for 41 x 41 (coarse 9) the levels are 3, 5, 9, 17, 33 and 41 points a side (the first
+surface after 9 points, the 9 x 9 after 81). Until the fine grid is complete, its missing
+points show the value of the nearest point of the last complete level. Evaluation runs on a
+copy of the model in eval mode (BatchNorm uses its running statistics), so training is
+untouched; see evaluate.ProbeEvaluator for what makes a point cheap.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .evaluate import LossFn, check_probe, evaluate_at
+from .evaluate import LossFn, ProbeEvaluator, check_probe
+from .threads import parallel_workers, set_thread_ops
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,28 @@ def check_grid(size: object, coarse: object, span: object) -> tuple[int, int, fl
     return size, coarse, float(span)
 
 
+def axis_levels(size: int, coarse: int) -> np.ndarray:
+    """The refinement level of each index 0..size-1 of one axis: level k holds the indices of
+    the k-th nested grid. Coarser than ``coarse``: strides doubled while 3+ points remain;
+    finer: the midpoint of every gap wider than 1 is added, until every index is in."""
+    level = np.full(size, -1, np.int64)
+    stride = (size - 1) // (coarse - 1)
+    strides = [stride]
+    while (size - 1) % (2 * strides[-1]) == 0 and 2 * strides[-1] <= (size - 1) // 2:
+        strides.append(2 * strides[-1])
+    k = 0
+    for s in reversed(strides):
+        fresh = [i for i in range(0, size, s) if level[i] < 0]
+        level[fresh] = k
+        k += 1
+    while (level < 0).any():
+        known = np.flatnonzero(level >= 0)
+        mids = [(i + j) // 2 for i, j in zip(known[:-1], known[1:], strict=True) if j - i > 1]
+        level[mids] = k
+        k += 1
+    return level
+
+
 class SurfaceJob:
     """Computes loss/accuracy over ``size`` x ``size`` points of [-span, span]^2 on a plane.
 
@@ -70,32 +96,47 @@ class SurfaceJob:
         plane: origin and directions.
         inputs, targets: the probe set.
         loss_fn: the session's loss function.
-        size, coarse: the fine and first grid (coarse points lie on the fine grid).
+        size, coarse: the fine grid and the nested level shown as "coarse" (its points lie on
+            the fine grid); coarser levels come before it.
         span: the grid covers a, b in [-span, span].
-        on_progress: called from the worker after each point (keep it cheap: set a flag).
+        workers: threads evaluating different points, each with its own copy of the model and
+            one op thread where threads.set_thread_ops can give it that (else torch's setting);
+            default threads.parallel_workers(), torch's op thread count. The calling thread is
+            the first worker.
+        on_progress: called from a worker after each point (keep it cheap: set a flag).
 
     Raises:
-        ValueError: a grid size, range or probe out of bounds.
+        ValueError: a grid size, range, probe or worker count out of bounds.
     """
 
     def __init__(self, model: nn.Module, plane: Plane, inputs: torch.Tensor, targets: torch.Tensor,
                  loss_fn: LossFn, *, size: int = 41, coarse: int = 9, span: float = 1.0,
-                 on_progress: Callable[[], None] | None = None) -> None:
+                 workers: int | None = None, on_progress: Callable[[], None] | None = None) -> None:
         self.size, self.coarse, self.span = check_grid(size, coarse, span)
         check_probe(inputs, targets)
+        if workers is None:  # CPU threads; a model on a GPU is evaluated by one thread
+            on_cpu = all(p.device.type == "cpu" for p in model.parameters())
+            workers = parallel_workers() if on_cpu else 1
+        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= 64:
+            raise ValueError(f"workers must be a whole number in 1..64, got {workers!r}")
+        self.workers = workers
         self.model, self.plane = model, plane
         self.inputs, self.targets, self.loss_fn = inputs, targets, loss_fn
         self.coords = np.linspace(-self.span, self.span, self.size).astype(np.float32)
         self.loss = np.full((self.size, self.size), np.nan, np.float32)  # [row b, column a]
         self.acc = np.full((self.size, self.size), np.nan, np.float32)
-        stride = (self.size - 1) // (self.coarse - 1)
-        first = [(i, j) for i in range(0, self.size, stride) for j in range(0, self.size, stride)]
-        rest = [(i, j) for i in range(self.size) for j in range(self.size) if i % stride or j % stride]
-        self._order, self._stride = first + rest, stride
+        self._axis_level = axis_levels(self.size, self.coarse)
+        level = np.maximum.outer(self._axis_level, self._axis_level)  # a point's level: its coarser axis
+        self._order = [(int(i), int(j)) for i, j in zip(*np.unravel_index(
+            np.argsort(level, axis=None, kind="stable"), level.shape), strict=True)]
+        self._level_done = np.cumsum(np.bincount(level.ravel()))  # points known once level k is
         self.total, self.done = len(self._order), 0
+        self._finished = np.zeros(self.total, bool)
+        self._prefix = 0  # points of the order all finished (workers may finish out of order)
+        self._next = 0
         self.error: Exception | None = None
         self.state = "ready"  # ready, running, done, cancelled, failed
-        self.seconds = 0.0
+        self.seconds = self.cpu_seconds = 0.0  # wall, and CPU time of the job's threads
         self._lock = threading.Lock()
         self._cancel = threading.Event()
         self._on_progress = on_progress
@@ -107,7 +148,14 @@ class SurfaceJob:
 
     @property
     def coarse_done(self) -> bool:
-        return self.done >= self.coarse ** 2
+        return self._prefix >= self.coarse ** 2
+
+    def _complete_levels(self, prefix: int) -> int:
+        return int(np.searchsorted(self._level_done, prefix, side="right"))
+
+    def level_size(self) -> int:
+        """Points a side of the finest complete level (0 before the first level is)."""
+        return int((self._axis_level < self._complete_levels(self._prefix)).sum())
 
     def start(self) -> SurfaceJob:
         self.state = "running"
@@ -123,36 +171,73 @@ class SurfaceJob:
             self._thread.join(timeout)
 
     def run(self) -> None:
-        """Compute every point in order (in the calling thread), until done or cancelled."""
+        """Compute every point in level order (in the calling thread and ``workers - 1`` more),
+        until done or cancelled."""
         self.state = "running"
         t0 = time.perf_counter()
+        cpu: list[float] = []
         try:
-            for i, j in self._order:
-                if self._cancel.is_set():
-                    self.state = "cancelled"
-                    return
-                a, b = float(self.coords[j]), float(self.coords[i])
-                loss, acc = evaluate_at(self.model, self.plane.point(a, b), self.inputs,
-                                        self.targets, self.loss_fn)
-                with self._lock:
-                    self.loss[i, j], self.acc[i, j] = loss, acc
-                    self.done += 1
-                if self._on_progress is not None:
-                    self._on_progress()
-            self.state = "done"
+            models = [self.model] + [copy.deepcopy(self.model) for _ in range(self.workers - 1)]
+            helpers = [threading.Thread(target=self._work, args=(m, cpu), daemon=True,
+                                        name="nbviz-landscape-worker") for m in models[1:]]
+            for thread in helpers:
+                thread.start()
+            self._work(models[0], cpu)
+            for thread in helpers:
+                thread.join()
+            if self.error is not None:
+                self.state = "failed"
+            else:
+                self.state = "cancelled" if self._cancel.is_set() and self.done < self.total else "done"
         except Exception as error:  # reported on the view; the user's model is a different object
             self.error, self.state = error, "failed"
         finally:
             self.seconds = time.perf_counter() - t0
+            self.cpu_seconds = sum(cpu)
+
+    def _work(self, model: nn.Module, cpu: list[float]) -> None:
+        c0 = time.thread_time()
+        before = set_thread_ops(1)
+        try:
+            evaluator = ProbeEvaluator(model, self.inputs, self.targets, self.loss_fn)
+            evaluator.set_plane(self.plane.origin, self.plane.d1, self.plane.d2)
+            while not self._cancel.is_set():
+                with self._lock:
+                    k = self._next
+                    if k >= self.total:
+                        return
+                    self._next += 1
+                i, j = self._order[k]
+                loss, acc = evaluator.at(float(self.coords[j]), float(self.coords[i]))
+                with self._lock:
+                    self.loss[i, j], self.acc[i, j] = loss, acc
+                    self._finished[k] = True
+                    while self._prefix < self.total and self._finished[self._prefix]:
+                        self._prefix += 1
+                    self.done += 1
+                if self._on_progress is not None:
+                    self._on_progress()
+        except Exception as error:  # the first failure stops every worker
+            with self._lock:
+                if self.error is None:
+                    self.error = error
+            self._cancel.set()
+        finally:
+            if before is not None:
+                set_thread_ops(before)  # the calling thread may be the user's
+            with self._lock:
+                cpu.append(time.thread_time() - c0)
 
     def grids(self) -> tuple[np.ndarray, np.ndarray, int]:
         """(loss, acc, points known) for display: fresh copies; until the fine grid is complete,
-        missing points take the value of the nearest coarse point."""
+        missing points take the value of the nearest point of the last complete level."""
         with self._lock:
-            loss, acc, done = self.loss.copy(), self.acc.copy(), self.done
-        if done < self.total:
-            s = self._stride
-            idx = np.minimum((np.arange(self.size) + s // 2) // s * s, self.size - 1)
+            loss, acc, done, prefix = self.loss.copy(), self.acc.copy(), self.done, self._prefix
+        complete = self._complete_levels(prefix)
+        if done < self.total and complete > 0:
+            known = np.flatnonzero(self._axis_level < complete)
+            nearest = np.abs(np.arange(self.size)[:, None] - known[None, :]).argmin(axis=1)
+            idx = known[nearest]
             for grid in (loss, acc):
                 filled = grid[np.ix_(idx, idx)]
                 missing = np.isnan(grid)

@@ -17,8 +17,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import bqplot as bq
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 import traitlets
 
+from ..landscape.contours import contour_paths
 from ..landscape.directions import (
     flat_parameters,
     hessian_directions,
@@ -46,7 +48,7 @@ from .links import ControlLink
 DIRECTIONS = [("random (filter-normalised)", "random"), ("PCA of the recorded path", "pca"),
               ("top Hessian eigenvectors", "hessian"), ("two chosen parameters", "params")]
 SIZES = [9, 17, 25, 41, 81]
-LEVELS = 14  # colour bands of the heat map: contour-like levels of log(loss)
+LEVELS = 14  # colour bands of the heat map, edged by contour lines: equal steps of log(loss)
 BN_NOTE = ("Evaluated on a copy of the model in eval mode: BatchNorm uses its running statistics, "
            "dropout is off. Training is not touched.")
 
@@ -144,12 +146,15 @@ class LossLandscape(LiveView):
 
         self.x_scale = bq.LinearScale(min=-1.0, max=1.0)
         self.y_scale = bq.LinearScale(min=-1.0, max=1.0)
-        self.color_scale = bq.ColorScale(scheme="viridis", min=0.0, max=float(LEVELS))
+        self.color_scale = bq.ColorScale(scheme="viridis", min=0.0, max=1.0)
         self.dist_scale = bq.ColorScale(colors=["#ffffff", "#d50000"], min=0.0, max=1.0)
         self.heat = bq.HeatMap(x=np.linspace(-1, 1, 2, dtype=np.float32), y=np.linspace(-1, 1, 2, dtype=np.float32),
                                color=np.zeros((2, 2), np.float32),
                                scales={"x": self.x_scale, "y": self.y_scale, "color": self.color_scale},
                                visible=False)
+        self.contour_lines = bq.Lines(x=np.zeros(0, np.float32), y=np.zeros(0, np.float32),
+                                      scales={"x": self.x_scale, "y": self.y_scale}, colors=["#ffffff"],
+                                      stroke_width=0.8, opacities=[0.75])
         self.path_line = bq.Lines(x=np.zeros(0, np.float32), y=np.zeros(0, np.float32),
                                   scales={"x": self.x_scale, "y": self.y_scale}, colors=["#eeeeee"],
                                   stroke_width=1, line_style="dashed")
@@ -164,13 +169,17 @@ class LossLandscape(LiveView):
                                   colors=["#ff1744"], default_size=160, stroke="white")
         self.x_axis = bq.Axis(scale=self.x_scale, label="a (direction 1)", tick_format=".2g")
         self.y_axis = bq.Axis(scale=self.y_scale, label="b (direction 2)", side="left", tick_format=".2g")
+        # what the colour bar shows (log10 loss, or accuracy) is said in the legend below:
+        # bqplot draws a colour-axis label over the plot
+        self.color_axis = bq.ColorAxis(scale=self.color_scale, side="right", tick_format=".2g")
+        self.colour_of = "log10 loss"
         self.figure = bq.Figure(
-            marks=[self.heat, self.path_line, self.path, self.current],
+            marks=[self.heat, self.contour_lines, self.path_line, self.path, self.current],
             axes=[self.x_axis, self.y_axis,
-                  bq.ColorAxis(scale=self.color_scale, side="right", tick_format=".0f")],
+                  self.color_axis],
             title="loss on the plane (not computed yet)",
             layout=widgets.Layout(width="520px", max_width="100%", height="480px"),
-            fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 70}, animation_duration=0)
+            fig_margin={"top": 40, "bottom": 50, "left": 60, "right": 90}, animation_duration=0)
         self.legend = widgets.HTML()
         self.line_chart = LineChart("loss along the line", "loss", x_label="alpha (0 = start, 1 = now)",
                                     empty_text="press Line to evaluate start → now", width="420px")
@@ -315,12 +324,15 @@ class LossLandscape(LiveView):
         plane = self._plane_for(kind, clone, origin, x, y)
         if self._cancel.is_set():
             raise InterruptedError("cancelled")
-        job = SurfaceJob(clone, plane, x, y, self.loss_fn, size=size, coarse=9, span=span,
-                         on_progress=self.poke)
+        # while training runs, one single-threaded worker leaves the other cores to training
+        training = self.session.state == "running"
+        job = SurfaceJob(clone, plane, x, y, self.loss_fn, size=size, coarse=min(9, size), span=span,
+                         workers=1 if training else None, on_progress=self.poke)
         with self._lock:
             self._job, self._plane, self._path_drawn = job, plane, -1
         self._say(f"Computing {size} x {size} on {len(x)} probe samples at step {step} "
-                  f"({plane.note}); 9 x 9 first...")
+                  f"({plane.note}), coarse to fine, on {job.workers} worker thread(s)"
+                  f"{' (training runs: one core is left to it)' if training else ''}...")
         job.run()
         if job.state == "failed":
             raise job.error if job.error is not None else RuntimeError("the surface failed")
@@ -390,36 +402,58 @@ class LossLandscape(LiveView):
         if finite.size == 0:
             return
         lo, hi = float(finite.min()), float(finite.max())
+        steps = np.arange(1, LEVELS) / LEVELS  # band boundaries: the contour lines
         if show_acc:  # equal bands of accuracy, 0..1
-            bands = np.floor(np.clip(np.nan_to_num(acc, nan=0.0), 0, 1) * (LEVELS - 1e-6)).astype(np.float32)
+            bands = np.floor(np.clip(np.nan_to_num(acc, nan=0.0), 0, 1) * (LEVELS - 1e-6)) / LEVELS
+            cmin, cmax, clabel = 0.0, 1.0, "accuracy"
+            lines = contour_paths(job.coords, acc, steps)
             what = (f"accuracy bands of {1 / LEVELS:.0%} from 0 (dark) to 1 (yellow); here "
                     f"{float(np.nanmin(acc)):.0%}..{float(np.nanmax(acc)):.0%}")
         else:  # equal bands of log(loss): contour-like levels
-            logs = np.log(np.clip(np.nan_to_num(loss, nan=hi, posinf=hi), 1e-12, None))
-            llo, lhi = np.log(max(lo, 1e-12)), np.log(max(hi, 1e-12))
-            bands = np.floor((logs - llo) / max(lhi - llo, 1e-9) * (LEVELS - 1e-6)).astype(np.float32)
+            logs = np.log10(np.clip(np.nan_to_num(loss, nan=hi, posinf=hi), 1e-12, None))
+            llo, lhi = np.log10(max(lo, 1e-12)), np.log10(max(hi, 1e-12))
+            lhi = max(lhi, llo + 1e-3)  # a flat surface still gets a real colour domain
+            # each cell takes its band's lower edge, so the colour bar reads log10(loss)
+            bands = llo + np.floor((logs - llo) / (lhi - llo) * (LEVELS - 1e-6)) * (lhi - llo) / LEVELS
+            cmin, cmax, clabel = float(llo), float(lhi), "log10 loss"
+            lines = contour_paths(job.coords, logs, llo + steps * (lhi - llo))
             what = (f"loss bands, equal steps of log(loss) from {lo:.3g} (dark) to {hi:.3g} (yellow), "
-                    f"one band ≈ ×{float(np.exp((lhi - llo) / LEVELS)):.2f}")
+                    f"one band ≈ ×{float(10 ** ((lhi - llo) / LEVELS)):.2f}")
         span = job.span
         if plane is not None and plane.kind == "params":
             first, second = plane.note.split(", ", 1)
             xlabel, ylabel = first, second
         else:
             xlabel, ylabel = "a (direction 1)", "b (direction 2)"
-        with self.figure.hold_sync():
+        with self._held(self.figure, self.heat, self.contour_lines, self.x_scale, self.y_scale,
+                        self.color_scale, self.color_axis):
             for sc in (self.x_scale, self.y_scale):
                 sc.min, sc.max = -span, span
+            self.color_scale.min, self.color_scale.max = cmin, cmax
+            self.colour_of = clabel
             self.x_axis.label, self.y_axis.label = xlabel, ylabel
             self.heat.x, self.heat.y = job.coords.copy(), job.coords.copy()
-            self.heat.color = bands
+            self.heat.color = bands.astype(np.float32)
+            self.contour_lines.x, self.contour_lines.y = lines
             self.heat.visible = True
-            level = "9 x 9, refining" if done < job.total else f"{job.size} x {job.size}"
+            side = job.level_size()
+            level = f"{side} x {side}, refining" if done < job.total else f"{job.size} x {job.size}"
             self.figure.title = (f"{'accuracy' if show_acc else 'loss'} on the plane "
                                  f"({level}, {done}/{job.total} points)")
         self.legend.value = (
-            f'<div style="font-size:12px">Colour: {what}. Points: the recorded path projected onto '
+            f'<div style="font-size:12px">Colour (bar: {self.colour_of}): {what}; white lines: the band edges (contours). Points: the recorded path projected onto '
             "the plane, filled red by distance from it (hover for a, b and distance): a projection, "
             "not the path itself; ✚ the current weights.</div>")
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _held(*widgets_: widgets.Widget) -> Iterator[None]:
+        """Each widget's trait changes go out as one message: a mark whose x and y went out
+        one by one was drawn, in between, with x and y of different lengths (NaN paths)."""
+        with contextlib.ExitStack() as stack:
+            for widget in widgets_:
+                stack.enter_context(widget.hold_sync())
+            yield
 
     def _draw_path(self, plane: Plane) -> None:
         version = self.recorder.version
@@ -428,7 +462,7 @@ class LossLandscape(LiveView):
             return
         a, b, dist = project(points, plane)
         latest = self.recorder.latest()
-        with self.figure.hold_sync():
+        with self._held(self.figure, self.dist_scale, self.path_line, self.path, self.current):
             top = float(dist.max()) if dist.size and dist.max() > 0 else 1.0
             self.dist_scale.min, self.dist_scale.max = 0.0, top
             self.path_line.x, self.path_line.y = a.astype(np.float32), b.astype(np.float32)

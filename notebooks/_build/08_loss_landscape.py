@@ -9,9 +9,10 @@ CELLS = [
     new_markdown_cell(
         "# Loss landscape: where the optimizer is, and the path it took\n\n"
         "`nbviz.LossLandscape(session)` evaluates the loss on a plane through the current weights "
-        "on a probe set (1,024 samples by default), 9 x 9 first and refined to 41 x 41, on a *copy* "
-        "of the model in eval mode (BatchNorm uses its running statistics), in a worker thread with "
-        "progress and Cancel. Open it **before** training: it records the path (sparse weight "
+        "on a probe set (1,024 samples by default), coarse to fine (3, 5, 9, 17, 33 and 41 points "
+        "a side, each level reusing the last: the first surface shows within a second), on a *copy* "
+        "of the model in eval mode (BatchNorm uses its running statistics), in worker threads with "
+        "progress and Cancel; white contour lines mark the colour bands. Open it **before** training: it records the path (sparse weight "
         "snapshots, about 1% of training time at most) and draws it projected onto the plane, each "
         "point coloured by its distance from the plane, because a projection is not the path."),
     new_code_cell(

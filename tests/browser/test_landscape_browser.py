@@ -1,5 +1,6 @@
-"""In JupyterLab: the loss landscape of a trained digits CNN draws its heat map, the projected
-path with distances, the current point, and the line from the start to now."""
+"""In JupyterLab: the loss landscape of a trained digits CNN draws its heat map with contour
+lines, the projected path with distances, the current point, and the line from the start to
+now; screenshots at 1400 and 1024 px wide."""
 
 from __future__ import annotations
 
@@ -49,3 +50,11 @@ def test_landscape_draws_surface_path_and_line(page, lab):
     assert box is not None and box["width"] > 300 and box["height"] > 300, box
     assert (heat.get_attribute("href") or heat.get_attribute("xlink:href") or "").startswith("data:image")
     assert kinds["dot"]["drawn"] >= 3, plane  # the projected path and the current point
+    # contour lines (one path of many points, broken between levels) and the dashed path line
+    assert kinds["line"]["drawn"] >= 2 and max(line["points"] for line in kinds["line"]["lines"]) > 50, plane
+    assert "contours" in view.inner_text()
+    # a narrower window (1024 px): the controls wrap, the plane and the line charts still draw
+    page.set_viewport_size({"width": 1024, "height": 1300})
+    assert_charts_ok(view, must_draw=("loss on the plane", "loss along the line"), timeout=30)
+    view.scroll_into_view_if_needed()
+    screenshot(page, "views/landscape-1024")
