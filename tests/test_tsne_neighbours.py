@@ -156,3 +156,20 @@ def test_pynndescent_backend_matches_exact() -> None:
     exact_idx, exact_d = exact_knn(X, 10)
     assert overlap(exact_idx, idx) > 0.95
     torch.testing.assert_close(d[:, 0], exact_d[:, 0], rtol=1e-3, atol=1e-3)
+
+
+def test_large_inputs_are_optimised_in_a_local_order_but_returned_in_theirs() -> None:
+    from nbviz.embed.tsne import LOCALITY_MIN
+
+    rng = np.random.default_rng(1)
+    n = LOCALITY_MIN + 904
+    labels = rng.integers(0, 8, n)
+    X = (rng.standard_normal((8, 10)) * 6)[labels] + rng.standard_normal((n, 10))
+    frames: list[np.ndarray] = []
+    Y = TSNE(n_iter=150, early_exaggeration_iter=100, callback_every=50).fit(
+        X, callback=lambda i, total, layout: frames.append(layout))
+    idx = exact_knn(torch.from_numpy(Y), 5)[0].numpy()
+    assert (labels[idx] == labels[:, None]).mean() > 0.95  # rows were put back in place
+    assert np.array_equal(frames[-1], Y)
+    early = exact_knn(torch.from_numpy(frames[1]), 5)[0].numpy()
+    assert (labels[early] == labels[:, None]).mean() > 0.9  # frames too

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 import torch
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from .affinity import edge_weights
 from .errors import ProjectionCancelled, ProjectionError, check_points
@@ -27,6 +28,8 @@ from .pca import pca
 from .repulsion import GridRepulsion
 
 Callback = Callable[[int, int, np.ndarray], Any]
+#: from this many points the optimisation runs in a cache-friendly order of the points
+LOCALITY_MIN = 4096
 #: ``progress(stage, fraction)``: "neighbours" (0-1 while the kNN search runs), then
 #: "affinities" (1.0) once the input affinities are ready, before the first iteration
 StageProgress = Callable[[str, float], Any]
@@ -163,13 +166,24 @@ class TSNE:
         _check_cancel(cancel)
         if progress is not None:
             progress("affinities", 1.0)
+        order = _locality_order(nbr) if n >= LOCALITY_MIN else None
+        if order is not None:  # optimise in an order where neighbours sit close in memory
+            rank = np.empty(n, dtype=np.int64)
+            rank[order] = np.arange(n)
+            nbr, weight, Y = rank[nbr[order]], weight[order], Y[order]
+            callback = _unpermuted(callback, order)
         attraction = _Attraction(nbr.astype(np.int32), weight)
         if warm:
             phases = [(1.0, self.n_iter or 60, 0.8)]
         else:
             phases = [(self.exaggeration, self.early_exaggeration_iter, 0.5),
                       (1.0, self.n_iter or 250, 0.8)]
-        return self._optimise(Y, attraction, phases, warm, callback, cancel)
+        Y = self._optimise(Y, attraction, phases, warm, callback, cancel)
+        if order is not None:
+            out = np.empty_like(Y)
+            out[order] = Y
+            Y = out
+        return Y
 
     # ---- internals ------------------------------------------------------------------------
     def _initial_layout(self, X: np.ndarray, init: Any) -> np.ndarray:
@@ -218,6 +232,30 @@ class TSNE:
                 if callback is not None and (it % self.callback_every == 0 or it == total):
                     callback(it, total, Y.copy())
         return Y.astype(np.float32)
+
+
+def _locality_order(nbr: np.ndarray) -> np.ndarray:
+    """An order of the points in which kNN neighbours have nearby indices (reverse
+    Cuthill-McKee on the kNN graph): the per-iteration gathers over the edges then hit the
+    cache, which makes the attraction ~1.5x faster at 100k points (0.2 s to compute)."""
+    n, k = nbr.shape
+    graph = scipy.sparse.csr_matrix(
+        (np.ones(n * k, dtype=np.float32), nbr.ravel(), np.arange(0, n * k + 1, k)),
+        shape=(n, n))
+    return np.asarray(reverse_cuthill_mckee(graph, symmetric_mode=False), dtype=np.int64)
+
+
+def _unpermuted(callback: Callback | None, order: np.ndarray) -> Callback | None:
+    """``callback`` seeing layouts in the caller's point order (the optimiser's is ``order``)."""
+    if callback is None:
+        return None
+
+    def frame(iteration: int, total: int, Y: np.ndarray) -> Any:
+        out = np.empty_like(Y)
+        out[order] = Y
+        return callback(iteration, total, out)
+
+    return frame
 
 
 def _check_cancel(cancel: threading.Event | None) -> None:
