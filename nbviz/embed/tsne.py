@@ -1,8 +1,8 @@
 """A fast t-SNE for 2-D layouts, in numpy and scipy (no compiled extension of its own).
 
-Pipeline: kNN (exact by blocked matrix products for small inputs, an approximate clustered
-search from 20k points; see :mod:`nbviz.embed.neighbours`) -> perplexity-calibrated affinities (all rows
-bisected at once) -> gradient descent with momentum and per-coordinate gains, early
+Pipeline: kNN (exact by blocked matrix products below 20k points, an approximate clustered
+search from there; see :mod:`nbviz.embed.neighbours`) -> perplexity-calibrated affinities
+(all rows bisected at once) -> gradient descent with momentum and per-coordinate gains, early
 exaggeration first. Attractive forces use the sparse kNN affinities; repulsive forces come
 from a grid and FFT convolution (see :mod:`nbviz.embed.repulsion`). Warm starts
 (``init=previous_layout``) skip the exaggeration and take a short, gentle run so points
