@@ -1,4 +1,4 @@
-"""Exact k-nearest neighbours and perplexity-calibrated t-SNE input affinities."""
+"""Perplexity-calibrated t-SNE input affinities over k-nearest neighbours."""
 
 from __future__ import annotations
 
@@ -7,41 +7,13 @@ import threading
 import numpy as np
 import torch
 
-from .errors import ProjectionCancelled
+from .neighbours import Progress, exact_knn, nearest_neighbours
 
 
 def knn(X: torch.Tensor, k: int, block: int | None = None,
         cancel: threading.Event | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Exact ``k`` nearest neighbours of every row of ``X`` (itself excluded).
-
-    Squared Euclidean distances come from one matrix product per block of rows, so memory
-    stays at ``block x n`` floats (by default about 128 MiB). ``cancel`` is checked between
-    blocks.
-
-    Returns:
-        (indices int64 (n, k), squared distances float32 (n, k)), nearest first.
-    """
-    n = X.shape[0]
-    k = min(k, n - 1)
-    if block is None:
-        block = int(max(16, min(2048, 2**25 // max(n, 1))))
-    Xd = X.to(torch.float32)
-    Xd = Xd - Xd.mean(0)  # same distances, less cancellation in |x|^2 + |y|^2 - 2 x.y
-    sq = (Xd * Xd).sum(1)
-    idx_out = torch.empty((n, k), dtype=torch.int64)
-    dist_out = torch.empty((n, k), dtype=torch.float32)
-    for start in range(0, n, block):
-        if cancel is not None and cancel.is_set():
-            raise ProjectionCancelled("t-SNE was cancelled")
-        stop = min(start + block, n)
-        d = torch.addmm(sq[None, :], Xd[start:stop], Xd.T, beta=1.0, alpha=-2.0)
-        d += sq[start:stop, None]
-        rows = torch.arange(stop - start)
-        d[rows, rows + start] = float("inf")  # never your own neighbour
-        dist, idx = torch.topk(d, k, dim=1, largest=False, sorted=True)
-        idx_out[start:stop] = idx
-        dist_out[start:stop] = dist.clamp_min_(0.0)
-    return idx_out, dist_out
+    """Exact ``k`` nearest neighbours of every row of ``X`` (see :func:`exact_knn`)."""
+    return exact_knn(X, k, block=block, cancel=cancel)
 
 
 def conditional_p(sq_dist: np.ndarray, perplexity: float, tol: float = 1e-4) -> np.ndarray:
@@ -72,21 +44,24 @@ def conditional_p(sq_dist: np.ndarray, perplexity: float, tol: float = 1e-4) -> 
 
 
 def edge_weights(X: torch.Tensor, perplexity: float, keep: int | None = None,
-                 cancel: threading.Event | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 cancel: threading.Event | None = None, method: str = "exact", seed: int = 0,
+                 progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """Directed kNN edges with weights that sum to the symmetric t-SNE P.
 
     For each point i and neighbour j the weight is ``p(j|i) / (2 n)``; applying every directed
     edge to both of its ends gives ``P_ij = (p(j|i) + p(i|j)) / (2 n)`` without building the
-    symmetric matrix.
+    symmetric matrix. ``method`` picks the neighbour search (see
+    :func:`nbviz.embed.neighbours.nearest_neighbours`), which ``progress`` follows.
 
     Returns:
-        (neighbour indices (n, k) int64, weights (n, k) float32)
+        (neighbour indices (n, k) int64, weights (n, k) float32, the search method used)
     """
     n = X.shape[0]
     k = int(min(n - 1, max(1, round(3 * perplexity))))
-    idx, dist = knn(X, k, cancel=cancel)
+    idx, dist, used = nearest_neighbours(X, k, method, seed=seed, cancel=cancel,
+                                         progress=progress)
     p = conditional_p(dist.numpy(), perplexity)
     if keep is not None and keep < k:  # the nearest ``keep`` carry most of the mass
         idx, p = idx[:, :keep], p[:, :keep]
         p = p / p.sum(1, keepdims=True)
-    return idx.numpy(), p / np.float32(2.0 * n)
+    return idx.numpy(), p / np.float32(2.0 * n), used
