@@ -505,3 +505,17 @@ def test_clicks_on_several_threads_while_training_keep_state_and_controls_equal(
         run.stop()
         view.close()
     assert view.job.threads_alive == 0 and run.error is None
+
+
+def test_the_progress_bar_names_the_t_sne_step_it_measures():
+    from nbviz import embed
+    from nbviz.views.embeddings import _progress_label
+
+    def status(stage: str, step: str) -> embed.JobStatus:
+        return embed.JobStatus("running", stage, "tsne", 0.1, None, None, None, None, None, None,
+                               None, False, None, (100, 8), 1, step)
+
+    assert _progress_label(status("prepare", "")) == "features"
+    assert _progress_label(status("project", "neighbours")) == "neighbours"
+    assert _progress_label(status("project", "affinities")) == "affinities"
+    assert _progress_label(status("project", "optimise")) != "neighbours"

@@ -405,8 +405,7 @@ class EmbeddingExplorer(LiveView):
             self.progress.layout.visibility = "visible" if running else "hidden"
             if running:
                 self.progress.value = int(100 * status.progress)
-                self.progress.description = ("features" if status.stage == "prepare"
-                                             else METHODS.get(status.method or "", "layout"))
+                self.progress.description = _progress_label(status)
         self.cancel_button.disabled = not running
         self.cancel_button.layout.visibility = "visible" if running else "hidden"
         if status.state == "done":
@@ -496,3 +495,12 @@ class EmbeddingExplorer(LiveView):
             with self._start_lock:  # a start in progress finishes first, then is cancelled
                 job.cancel()
             job.cancel(wait=True)
+
+
+def _progress_label(status: embed.JobStatus) -> str:
+    """What the progress bar is measuring now: features, a t-SNE preparation step, or layout."""
+    if status.stage == "prepare":
+        return "features"
+    if status.step in ("neighbours", "affinities"):
+        return status.step
+    return METHODS.get(status.method or "", "layout")
