@@ -103,3 +103,22 @@ def test_plane_from_the_embedding_explorers_selection():
             plane.close()
     finally:
         explorer.close()
+
+
+def test_plane_stops_between_chunks_once_cancelled_and_closing_the_view_waits_for_its_worker():
+    torch.manual_seed(0)
+    model = SmallCNN()
+    a, b, c = torch.rand(3, 1, 28, 28)
+    calls = []
+
+    def cancelled() -> bool:
+        calls.append(1)
+        return len(calls) > 2
+
+    assert plane_probabilities(model, a, b, c, PlaneGrid(64), chunk=256, cancelled=cancelled) is None
+    assert len(calls) == 3  # two chunks ran, the third was not started
+    session = nbviz.TrainingSession(SmallCNN(), make_loader(64), make_loader(32, shuffle=False))
+    view = DecisionPlane(session, [0, 1, 2])
+    wait_until(lambda: (view.deliver_answers(), view._worker is not None)[1], 30)
+    view.close()
+    assert not view._worker.is_alive()

@@ -2,7 +2,7 @@
 // Python sends all tiles as one binary buffer (`data`) plus shape traits; a click on a tile
 // sends {type: "click", index} back, resting the pointer on one (debounced) sends
 // {type: "hover", index} (-1 on leaving); `selected` is outlined.
-import { hoverReporter } from "./lib/hover.js";
+import { wirePointer } from "./lib/pointer.js";
 import { lut } from "./lib/tile_colormap.js";
 import { asBytes, composeRGBA, layout, tileAt, tileRect } from "./lib/tile_grid.js";
 
@@ -20,7 +20,6 @@ function render({ model, el }) {
   const offscreen = document.createElement("canvas");
   let lay = layout({ count: 0, height: 0, width: 0 });
   let frame = 0;
-  const reporter = hoverReporter((index) => model.send({ type: "hover", index }), 120);
 
   function shape() {
     return {
@@ -75,23 +74,9 @@ function render({ model, el }) {
     return i < labels.length ? labels[i] : `#${i}`;
   }
 
-  function pointer(event) {
-    const box = canvas.getBoundingClientRect();
-    const sx = box.width ? canvas.width / box.width : 1;
-    const sy = box.height ? canvas.height / box.height : 1;
-    return tileAt(lay, (event.clientX - box.left) * sx, (event.clientY - box.top) * sy);
-  }
-
-  canvas.addEventListener("click", (event) => {
-    const index = pointer(event);
-    if (index >= 0) model.send({ type: "click", index });
-  });
-  canvas.addEventListener("mousemove", (event) => {
-    const index = pointer(event);
+  const unwire = wirePointer(canvas, model, (x, y) => tileAt(lay, x, y), (index) => {
     canvas.title = index >= 0 ? label(index) : "";
-    reporter.move(index);
   });
-  canvas.addEventListener("mouseleave", () => reporter.move(-1));
 
   const traits = ["data", "count", "tile_height", "tile_width", "channels", "colormap",
     "columns", "tile_size", "selected", "caption", "labels"];
@@ -99,7 +84,7 @@ function render({ model, el }) {
   draw();
   return () => {
     for (const t of traits) model.off(`change:${t}`, schedule);
-    reporter.cancel();
+    unwire();
     if (frame) cancelAnimationFrame(frame);
   };
 }

@@ -4,8 +4,8 @@
 // blue positive, orange negative, width by |w|. Hover (debounced) and click send
 // {type: "hover" | "click", index} to Python, which shows the enlarged map.
 import { asFloat32 } from "./lib/buffers.js";
-import { hoverReporter } from "./lib/hover.js";
 import { edgeStyle, maxAbs, networkLayout, nodeAt, splitWeights } from "./lib/network_layout.js";
+import { wirePointer } from "./lib/pointer.js";
 import { lut } from "./lib/tile_colormap.js";
 import { asBytes, composeRGBA } from "./lib/tile_grid.js";
 
@@ -25,7 +25,6 @@ function render({ model, el }) {
   let lay = networkLayout({ sizes: [] });
   let frame = 0;
   let hover = -1;
-  const reporter = hoverReporter((index) => model.send({ type: "hover", index }), 120);
 
   function sizes() { return (model.get("sizes") || []).map(Number); }
 
@@ -112,27 +111,10 @@ function render({ model, el }) {
     if (!frame) frame = requestAnimationFrame(draw);
   }
 
-  function pointer(event) {
-    const box = canvas.getBoundingClientRect();
-    const sx = box.width ? canvas.width / box.width : 1;
-    const sy = box.height ? canvas.height / box.height : 1;
-    return nodeAt(lay, (event.clientX - box.left) * sx, (event.clientY - box.top) * sy);
-  }
-
-  canvas.addEventListener("click", (event) => {
-    const index = pointer(event);
-    if (index >= 0) model.send({ type: "click", index });
-  });
-  canvas.addEventListener("mousemove", (event) => {
-    const index = pointer(event);
+  const unwire = wirePointer(canvas, model, (x, y) => nodeAt(lay, x, y), (index) => {
     const labels = model.get("labels") || [];
     canvas.title = index >= 0 ? labels[index] || `#${index}` : "";
     if (index !== hover) { hover = index; schedule(); }
-    reporter.move(index);
-  });
-  canvas.addEventListener("mouseleave", () => {
-    if (hover !== -1) { hover = -1; schedule(); }
-    reporter.move(-1);
   });
 
   const traits = ["sizes", "labels", "column_titles", "weights", "tiles", "count", "tile_height", "tile_width",
@@ -141,7 +123,7 @@ function render({ model, el }) {
   draw();
   return () => {
     for (const t of traits) model.off(`change:${t}`, schedule);
-    reporter.cancel();
+    unwire();
     if (frame) cancelAnimationFrame(frame);
   };
 }

@@ -8,6 +8,7 @@ chunks, and can be refined progressively (a coarse grid first).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,10 +76,12 @@ def plane_inputs(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor, grid: PlaneG
 
 @torch.no_grad()
 def plane_probabilities(model: nn.Module, a: torch.Tensor, b: torch.Tensor, c: torch.Tensor,
-                        grid: PlaneGrid, chunk: int = 512) -> np.ndarray:
+                        grid: PlaneGrid, chunk: int = 512,
+                        cancelled: Callable[[], bool] | None = None) -> np.ndarray | None:
     """Class probabilities (resolution x resolution x classes) on the plane through a, b, c.
 
-    Runs ``model`` (use a copy while training runs) under :func:`probe_mode` in chunks.
+    Runs ``model`` (use a copy while training runs) under :func:`probe_mode` in chunks;
+    returns None as soon as ``cancelled()`` is true between two chunks.
     """
     check_three(a, b, c)
     inputs = plane_inputs(a.float(), b.float(), c.float(), grid)
@@ -86,6 +89,8 @@ def plane_probabilities(model: nn.Module, a: torch.Tensor, b: torch.Tensor, c: t
     parts = []
     with probe_mode(model):
         for start in range(0, len(inputs), chunk):
+            if cancelled is not None and cancelled():
+                return None
             outputs = model(inputs[start:start + chunk].to(device))
             if isinstance(outputs, (tuple, list)):
                 outputs = outputs[0]

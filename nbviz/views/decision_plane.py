@@ -88,6 +88,7 @@ class DecisionPlane(LiveView):
         self.probabilities: np.ndarray | None = None
         self.resolution_drawn = 0
         self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
         self._pending: tuple[np.ndarray, int] | None = None
         self._error: BaseException | None = None
         self.corner_probabilities: np.ndarray | None = None
@@ -110,7 +111,10 @@ class DecisionPlane(LiveView):
         def work() -> None:
             try:
                 for res in dict.fromkeys((min(COARSE, self.grid.resolution), self.grid.resolution)):
-                    probs = plane_probabilities(model, a, b, c, PlaneGrid(res))
+                    probs = plane_probabilities(model, a, b, c, PlaneGrid(res),
+                                                cancelled=lambda: self.closed)
+                    if probs is None:
+                        return
                     with self._lock:
                         self._pending = (probs, res)
                     self.poke()
@@ -121,7 +125,15 @@ class DecisionPlane(LiveView):
                     self._error = exc
                 self.poke()
 
-        threading.Thread(target=work, name="nbviz-decision-plane", daemon=True).start()
+        self._worker = threading.Thread(target=work, name="nbviz-decision-plane", daemon=True)
+        self._worker.start()
+
+    def on_close(self) -> None:
+        # the worker stops at its next chunk; wait for it, so no torch op outlives the view
+        # (one still running when the interpreter exits aborts the process)
+        worker = getattr(self, "_worker", None)  # None: __init__ failed before it
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout=10)
 
     def _on_error(self, error: BaseException) -> None:
         self.status.value = message_html(f"could not copy the model: {error}", "error")

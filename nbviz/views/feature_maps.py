@@ -26,7 +26,8 @@ import traitlets
 
 from ..probes.capture import DEFAULT_TIMEOUT, LayerInfo
 from ..widgets import guarded
-from ..widgets.image_grid import COLORMAPS, ImageGrid
+from ..widgets.canvas import COLORMAPS
+from ..widgets.image_grid import ImageGrid
 from ..widgets.images import image_tiles, to_uint8
 from .base import LiveView, message_html
 from .links import ControlLink
@@ -66,7 +67,7 @@ class FeatureMaps(LiveView):
         layer: dotted name of the layer to show first (default: the shared selection, else
             the first convolution).
         probe_size: how many probe images the sample selector offers.
-        colormap: one of :data:`~nbviz.widgets.image_grid.COLORMAPS`.
+        colormap: one of :data:`~nbviz.widgets.canvas.COLORMAPS`.
         normalise: "channel" (each tile over its own range) or "layer" (one range for all
             channels, so they can be compared).
         tile_size: display size in pixels of one channel tile.

@@ -13,23 +13,18 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import anywidget
 import numpy as np
 import traitlets
 
-from .pointer import PointerHandlers
-
-COLORMAPS = ("gray", "viridis", "magma", "inferno", "coolwarm", "orangeblue")
-"""Colormaps the front end knows (js/src/lib/colormap.js); applied to one-channel tiles."""
+from .canvas import COLORMAPS, CanvasWidget
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
-class ImageGrid(anywidget.AnyWidget):
+class ImageGrid(CanvasWidget):
     """A grid of uint8 tiles on one canvas; clicking a tile, or resting the pointer on one
     (debounced in the front end), reports its index to Python.
 
@@ -46,24 +41,8 @@ class ImageGrid(anywidget.AnyWidget):
     tile_height = traitlets.Int(0).tag(sync=True)
     tile_width = traitlets.Int(0).tag(sync=True)
     channels = traitlets.Int(1).tag(sync=True)
-    colormap = traitlets.Unicode("gray").tag(sync=True)
     columns = traitlets.Int(0).tag(sync=True)
     tile_size = traitlets.Int(48).tag(sync=True)
-    selected = traitlets.Int(-1).tag(sync=True)
-    caption = traitlets.Unicode("").tag(sync=True)
-    labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._pointer = PointerHandlers()
-        self.on_msg(self._handle_message)
-
-    @traitlets.validate("colormap")
-    def _valid_colormap(self, proposal: traitlets.Bunch) -> str:
-        if proposal["value"] not in COLORMAPS:
-            raise traitlets.TraitError(
-                f"unknown colormap {proposal['value']!r}; use one of {', '.join(COLORMAPS)}")
-        return proposal["value"]
 
     @traitlets.validate("tile_size")
     def _valid_tile_size(self, proposal: traitlets.Bunch) -> int:
@@ -111,23 +90,8 @@ class ImageGrid(anywidget.AnyWidget):
             if caption is not None:
                 self.caption = caption
 
-    def on_click(self, callback: Callable[[int], None], remove: bool = False) -> None:
-        """Call ``callback(index)`` when a tile is clicked (``remove=True`` unregisters it).
-
-        The callback runs on whatever thread delivers comm messages: keep it to validating
-        and setting state.
-        """
-        self._pointer.register("click", callback, remove)
-
-    def on_hover(self, callback: Callable[[int], None], remove: bool = False) -> None:
-        """Call ``callback(index)`` when the pointer rests on a tile (-1: it left them all).
-
-        Same threading rule as :meth:`on_click`.
-        """
-        self._pointer.register("hover", callback, remove)
-
-    def _handle_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        self._pointer.dispatch(content, self.count)  # untrusted: only valid indices get through
+    def item_count(self) -> int:
+        return self.count
 
 
 __all__ = ["COLORMAPS", "ImageGrid"]

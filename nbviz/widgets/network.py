@@ -15,28 +15,24 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import anywidget
 import numpy as np
 import traitlets
 
-from .image_grid import COLORMAPS
-from .pointer import PointerHandlers
+from .canvas import CanvasWidget
 
 _STATIC = Path(__file__).resolve().parent.parent / "static"
 MAX_NODES_PER_LAYER = 64
 
 
-class NetworkCanvas(anywidget.AnyWidget):
+class NetworkCanvas(CanvasWidget):
     """A layered network drawn on one canvas: weights as edges, node maps as thumbnails."""
 
     _esm = _STATIC / "network.js"
 
     sizes = traitlets.List(traitlets.Int()).tag(sync=True)
-    labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
     column_titles = traitlets.List(traitlets.Unicode()).tag(sync=True)
     weights = traitlets.Bytes(b"").tag(sync=True)
     tiles = traitlets.Bytes(b"").tag(sync=True)
@@ -45,19 +41,6 @@ class NetworkCanvas(anywidget.AnyWidget):
     tile_width = traitlets.Int(0).tag(sync=True)
     colormap = traitlets.Unicode("orangeblue").tag(sync=True)
     node_size = traitlets.Int(36).tag(sync=True)
-    selected = traitlets.Int(-1).tag(sync=True)
-    caption = traitlets.Unicode("").tag(sync=True)
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._pointer = PointerHandlers()
-        self.on_msg(self._handle_message)
-
-    @traitlets.validate("colormap")
-    def _valid_colormap(self, proposal: traitlets.Bunch) -> str:
-        if proposal["value"] not in COLORMAPS:
-            raise traitlets.TraitError(f"unknown colormap {proposal['value']!r}; use one of {', '.join(COLORMAPS)}")
-        return proposal["value"]
 
     @traitlets.validate("node_size")
     def _valid_node_size(self, proposal: traitlets.Bunch) -> int:
@@ -121,16 +104,8 @@ class NetworkCanvas(anywidget.AnyWidget):
             if caption is not None:
                 self.caption = caption
 
-    def on_click(self, callback: Callable[[int], None], remove: bool = False) -> None:
-        """Call ``callback(node)`` when a node is clicked (any thread: validate and store only)."""
-        self._pointer.register("click", callback, remove)
-
-    def on_hover(self, callback: Callable[[int], None], remove: bool = False) -> None:
-        """Call ``callback(node)`` when the pointer rests on a node (-1: it left them)."""
-        self._pointer.register("hover", callback, remove)
-
-    def _handle_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        self._pointer.dispatch(content, self.node_count)
+    def item_count(self) -> int:
+        return self.node_count
 
 
 __all__ = ["NetworkCanvas"]
