@@ -15,6 +15,7 @@ from torch import nn
 import nbviz
 from nbviz.sweep import Pruned, Sweep, SweepSpaceError, int_range, log_uniform
 from nbviz.sweep.space import parse_space
+from nbviz.views.sweep_charts import TrialCurves
 from tests.helpers import make_loader, wait_until
 
 GRID = {"x": [0.1, 0.2, 0.3], "y": [0, 1]}
@@ -235,6 +236,14 @@ def test_a_session_objective_streams_its_history_and_keeps_the_best_checkpoint(t
     df = s.dataframe()
     assert list(df.index) == [0, 1] and set(df["state"]) == {"complete"}
     assert df.loc[best.number, "value"] == best.value
+    # val_loss is measured once per epoch: two points a curve, drawn as dots (a line alone
+    # between so few points is hard to see, and a single point not at all)
+    curves = TrialCurves()
+    assert curves.update(s.trials, best, "val_loss") == 2
+    assert all(m.marker == "circle" and len(m.x) == 2 for m in curves.marks.values())
+    assert curves.update(s.trials, best, "train_loss") == 2
+    assert all(m.marker is None for m in curves.marks.values())  # 8 steps: a line
+    curves.close()
 
 
 def test_the_session_metric_must_exist(tmp_path):

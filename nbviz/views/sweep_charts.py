@@ -24,6 +24,7 @@ from .charts import (
 )
 
 BEST, PRUNED, FAILED, RUNNING, DONE = "#d62728", "#9e9e9e", "#ff9800", "#1f77b4", "#90caf9"
+SHORT_CURVE = 5  # curves of at most this many points show their points as dots
 
 
 def shade(t: float) -> str:
@@ -170,6 +171,10 @@ class TrialCurves(widgets.VBox):
                 mark.stroke_width = 3 if style == "best" else 1.5
                 mark.line_style = "dashed" if style == "pruned" else "solid"
                 mark.opacities = [1.0 if style in ("best", "running") else 0.8]
+                # a curve of one or two points (a metric measured once per epoch, a short run)
+                # is invisible as a line alone: mark its points
+                mark.marker = "circle" if len(x) <= SHORT_CURVE else None
+                mark.marker_size = 24
                 mark.x, mark.y = x.astype(np.float32), y.astype(np.float32)
             self.drawn[number] = (version, style)
         for number in [n for n in self.marks if n not in data]:  # a retried trial starts over
