@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..probes import locate_forward_failure, model_device
-from . import checkpoint
+from . import allocator, checkpoint
 from .autosave import AutoSave
 from .base import SessionBase
 from .batches import BatchFormat, to_device
@@ -118,6 +118,9 @@ class TrainingSession(SessionBase):
         save_to: the folder for periodic checkpoints (required with ``save_every``).
         keep_last: how many periodic checkpoints to keep (None keeps all); older ones this
             session wrote are deleted once a newer one is safely on disk.
+        tune_allocator: on the CPU, tune glibc malloc at :meth:`start` so freed tensor
+            memory is reused instead of page-faulted back every step (see
+            :mod:`nbviz.session.allocator`; also off with ``NBVIZ_TUNE_ALLOCATOR=0``).
 
     Raises:
         TypeError, ValueError: for a model, loader, loss or optimizer of the wrong kind.
@@ -138,7 +141,8 @@ class TrainingSession(SessionBase):
                  input_key: str = "input", target_key: str = "target",
                  history_capacity: int = 2048,
                  save_every: int | datetime.timedelta | None = None,
-                 save_to: str | os.PathLike | None = None, keep_last: int | None = 3) -> None:
+                 save_to: str | os.PathLike | None = None, keep_last: int | None = 3,
+                 tune_allocator: bool = True) -> None:
         _check_loader("train_loader", train_loader, required=True)
         _check_loader("val_loader", val_loader, required=False)
         if loss_fn is not None and not callable(loss_fn):
@@ -165,6 +169,9 @@ class TrainingSession(SessionBase):
         self._default_loss = loss_fn is None
         self._norm_backup: list[torch.Tensor] = []
         self._initial = self._capture_state()
+        if not isinstance(tune_allocator, bool):
+            raise TypeError(f"tune_allocator must be True or False, got {tune_allocator!r}")
+        self.tune_allocator = tune_allocator
         self.autosave: AutoSave | None = None
         if save_every is not None:
             if save_to is None:
@@ -174,6 +181,12 @@ class TrainingSession(SessionBase):
             self.add_callback(self.autosave)
 
     # ---- state ----------------------------------------------------------------------------
+    def allocator_note(self) -> str | None:
+        """One line on the CPU allocator tuning (done, or why not); None off the CPU."""
+        if self.device.type != "cpu":
+            return None
+        return (self.allocator or allocator.plan(self.tune_allocator)).note
+
     @staticmethod
     def _check_epochs(epochs: object) -> int:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= MAX_EPOCHS:
@@ -236,6 +249,8 @@ class TrainingSession(SessionBase):
             self.error = self.error_traceback = None
             self.status_message = ""
             self._loop_alive = True
+            if self.device.type == "cpu":
+                self.allocator = allocator.tune_for_training(self.tune_allocator)
             self._thread = threading.Thread(target=self._run, name="nbviz-training", daemon=True)
             self._thread.start()
 
