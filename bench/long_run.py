@@ -19,6 +19,7 @@ import os
 import statistics
 import threading
 import time
+from collections import deque
 from typing import Any
 
 import torch
@@ -55,9 +56,13 @@ def model_and_data(steps: int) -> tuple[nn.Module, torch.optim.Optimizer, list[A
 class StepTimer(nbviz.Callback):
     """Wall and thread-CPU time of every step, and RSS every ``rss_every`` steps."""
 
-    def __init__(self, steps: int, rss_every: int) -> None:
-        self.wall: list[float] = []
-        self.cpu: list[float] = []
+    def __init__(self, steps: int, rss_every: int, window: int) -> None:
+        # the first and the last `window` steps only: the bench itself must not grow
+        self.first_wall: list[float] = []
+        self.first_cpu: list[float] = []
+        self.wall: deque[float] = deque(maxlen=window)
+        self.cpu: deque[float] = deque(maxlen=window)
+        self.window = window
         self.rss: list[tuple[int, float]] = []
         self.steps, self.rss_every = steps, rss_every
         self.done = threading.Event()
@@ -66,6 +71,9 @@ class StepTimer(nbviz.Callback):
     def tick(self, step: int) -> None:
         now = (time.perf_counter(), time.thread_time())
         if self._last is not None:
+            if len(self.first_wall) < self.window:
+                self.first_wall.append(now[0] - self._last[0])
+                self.first_cpu.append(now[1] - self._last[1])
             self.wall.append(now[0] - self._last[0])
             self.cpu.append(now[1] - self._last[1])
         self._last = now
@@ -78,9 +86,9 @@ class StepTimer(nbviz.Callback):
         self.tick(run.step_count)
 
 
-def plain(steps: int, rss_every: int) -> StepTimer:
+def plain(steps: int, rss_every: int, window: int) -> StepTimer:
     model, optimizer, batches = model_and_data(steps)
-    timer = StepTimer(steps, rss_every)
+    timer = StepTimer(steps, rss_every, window)
     for step, (x, y) in enumerate(batches, 1):
         optimizer.zero_grad(set_to_none=True)
         loss = nn.functional.cross_entropy(model(x), y)
@@ -91,11 +99,12 @@ def plain(steps: int, rss_every: int) -> StepTimer:
     return timer
 
 
-def attached(steps: int, rss_every: int, shown: str, steps_per_epoch: int) -> tuple[StepTimer, dict]:
+def attached(steps: int, rss_every: int, window: int, shown: str,
+             steps_per_epoch: int) -> tuple[StepTimer, dict]:
     model, optimizer, batches = model_and_data(steps)
     epochs = max(1, -(-steps // steps_per_epoch))
     loader = [batches[i] for i in range(min(steps, steps_per_epoch))]
-    timer = StepTimer(steps, rss_every)
+    timer = StepTimer(steps, rss_every, window)
     with CommRecorder() as recorder:
         session = nbviz.TrainingSession(model, loader, optimizer=optimizer, epochs=epochs)
         session.add_callback(timer)
@@ -122,15 +131,17 @@ def attached(steps: int, rss_every: int, shown: str, steps_per_epoch: int) -> tu
             "weights/gradients samples taken": 0 if stats is None else stats.samples_taken,
             "comm messages": messages,
             "pump ticks": context_for(session).pump.ticks,
+            "pump busy ms per tick": round(1e3 * context_for(session).pump.busy_seconds
+                                           / max(context_for(session).pump.ticks, 1), 2),
         }
         board.close()
         session.stop()
     return timer, sizes
 
 
-def window(values: list[float], first: bool, n: int, how: Any = statistics.mean) -> float:
-    part = values[:n] if first else values[-n:]
-    return 1e3 * how(part)
+def window(t: StepTimer, what: str, first: bool, how: Any = statistics.mean) -> float:
+    values = getattr(t, f"first_{what}" if first else what)
+    return 1e3 * how(values)
 
 
 def main() -> None:
@@ -148,19 +159,19 @@ def main() -> None:
     n = min(args.window, args.steps // 2)
     runs: list[tuple[str, StepTimer]] = []
     if not args.no_baseline:
-        runs.append(("plain loop", plain(args.steps, rss_every)))
-    timer, sizes = attached(args.steps, rss_every, args.shown, args.steps_per_epoch)
+        runs.append(("plain loop", plain(args.steps, rss_every, n)))
+    timer, sizes = attached(args.steps, rss_every, n, args.shown, args.steps_per_epoch)
     runs.append((f"dashboard ({args.shown} shown)", timer))
     print(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
           f"{args.steps:,} steps, MLP 2-64-64-2 batch 32, {args.threads} torch thread(s)")
     for name, t in runs:
-        first_w, last_w = window(t.wall, True, n), window(t.wall, False, n)
-        first_c, last_c = window(t.cpu, True, n), window(t.cpu, False, n)
+        first_w, last_w = window(t, "wall", True), window(t, "wall", False)
+        first_c, last_c = window(t, "cpu", True), window(t, "cpu", False)
         print(f"{name:>28}: first {n:,} steps {first_w:.3f} ms/step ({first_c:.3f} CPU), "
               f"last {n:,} {last_w:.3f} ms/step ({last_c:.3f} CPU); last/first "
               f"{last_w / first_w:.3f} wall, {last_c / first_c:.3f} CPU (means); medians "
-              f"{window(t.wall, True, n, statistics.median):.3f} -> "
-              f"{window(t.wall, False, n, statistics.median):.3f} ms/step")
+              f"{window(t, 'wall', True, statistics.median):.3f} -> "
+              f"{window(t, 'wall', False, statistics.median):.3f} ms/step")
         trace = ", ".join(f"{step / 1000:g}k {mb:.0f}" for step, mb in t.rss)
         print(f"{'':>28}  RSS MB by step: {trace}")
     for key, value in sizes.items():
