@@ -22,7 +22,7 @@ Modes (the pytorch/examples MNIST CNN, batch 64, 2 torch threads, in-memory batc
 The allocator is the same for every mode (``--allocator tuned``: nbviz's glibc tuning applied
 process-wide first, as a session does; ``default``: glibc as it comes, NBVIZ_TUNE_ALLOCATOR=0).
 
-Run: python bench/observer_effect.py [--rounds 12] [--steps 30] [--warmup 3]
+Run: python bench/observer_effect.py [--rounds 10] [--steps 30] [--warmup 3]
      [--modes session,dashboard,...] [--allocator tuned|default]
 Needs the [bench] extra (tensorboard, wandb) for those two modes; they are skipped if absent.
 Budget: session, dashboard, all tabs >= 0.99 of plain.
@@ -305,7 +305,7 @@ def report(args: argparse.Namespace, modes: list[Mode], readings: dict[str, list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--modes", default=",".join(ALL_MODES),
