@@ -76,26 +76,24 @@ class _OrderKept:
 
 
 class _AccuracyCounter:
-    """Correct predictions of an epoch, counted on the device with few ops per step: the
-    predicted and true classes are kept for up to ``flush`` steps and compared in one go."""
+    """Correct predictions of an epoch, counted on the device with few ops per step: each
+    step keeps its (fresh) hit mask; up to ``flush`` masks are summed in one go."""
 
     def __init__(self, flush: int = 32) -> None:
         self.flush = flush
-        self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self._pending: list[torch.Tensor] = []
         self._correct: torch.Tensor | None = None
 
     def add(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:
-        self._pending.append((outputs.detach().argmax(1), targets))
+        self._pending.append(outputs.detach().argmax(1) == targets)
         if len(self._pending) >= self.flush:
             self._settle()
 
     def _settle(self) -> None:
         if not self._pending:
             return
-        predicted = torch.cat([p for p, _ in self._pending])
-        truth = torch.cat([t for _, t in self._pending])
+        count = torch.cat(self._pending).sum()
         self._pending.clear()
-        count = (predicted == truth).sum()
         self._correct = count if self._correct is None else self._correct + count
 
     def total(self) -> int:
