@@ -180,7 +180,10 @@ class AllTabs(Session):
         for index in range(1, len(titles)):
             board.tabs.selected_index = index  # builds the view, as a click on the tab does
         board.tabs.selected_index = titles.index(self.shown)
-        time.sleep(1.0)  # views finish opening before the clock starts
+        time.sleep(1.0)  # views finish opening before the clock starts: their one-off work
+        deadline = time.monotonic() + 30  # (layer discovery, features) runs while paused
+        while not self.session.control._commands.empty() and time.monotonic() < deadline:
+            time.sleep(0.05)
         return board
 
 
