@@ -76,6 +76,8 @@ def worker(workload: str, mode: str, steps: int, warmup: int, threads: int) -> d
 def run_worker(workload: str, mode: str, args: argparse.Namespace, steps: int) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
     env.pop("NBVIZ_TUNE_ALLOCATOR", None)
+    if args.omp_wait_policy:
+        env["OMP_WAIT_POLICY"] = args.omp_wait_policy
     out = subprocess.run(
         [sys.executable, os.path.abspath(__file__), "--worker", workload, mode, str(steps),
          str(args.warmup), str(args.threads)], env=env, capture_output=True, text=True, check=False)
@@ -98,10 +100,16 @@ def main() -> None:
                         help=f"measured steps per run (default {DEFAULT_STEPS})")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--omp-wait-policy", choices=("passive", "active"), default=None,
+                        help="OMP_WAIT_POLICY for every worker; on a loaded machine use passive: "
+                             "libgomp's spinning workers of a lone main-thread loop then stop "
+                             "burning the cores (a process with a second OpenMP team, such as a "
+                             "session's, already spins less), which skews the comparison")
     args = parser.parse_args()
     rng = random.Random(0)
     print(f"machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
-          f"{args.rounds} rounds, each mode a fresh process, {args.threads} torch threads")
+          f"{args.rounds} rounds, each mode a fresh process, {args.threads} torch threads, "
+          f"OMP_WAIT_POLICY={args.omp_wait_policy or os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     for workload in [w.strip() for w in args.workloads.split(",") if w.strip()]:
         steps = args.steps or DEFAULT_STEPS.get(workload, 20)
         results: dict[str, list[dict]] = {m: [] for m in MODES}
