@@ -50,8 +50,8 @@ class TrajectoryRecorder:
         >>> steps, weights = rec.snapshots()    # (n,), (n, D) float32
     """
 
-    def __init__(self, model: nn.Module, *, every: int | None = None, max_rate: float = 20.0,
-                 budget: float = 0.01, max_bytes: int = 256 << 20) -> None:
+    def __init__(self, model: nn.Module, *, every: int | None = None, max_rate: float = 5.0,
+                 budget: float = 0.0025, max_bytes: int = 256 << 20) -> None:
         if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
             raise ValueError(f"every must be a whole number >= 1, got {every!r}")
         if not (isinstance(max_rate, (int, float)) and max_rate > 0):

@@ -138,7 +138,7 @@ class ParamStats:
     """
 
     def __init__(self, model: nn.Module, *, every: int | None = None, max_rate: float = 2.0,
-                 budget: float = 0.01, capacity: int = 256, bins: int = 32) -> None:
+                 budget: float = 0.0025, capacity: int = 256, bins: int = 32) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         if every is not None:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from . import hyperparams
+from .allocator import AllocatorTuning
 from .callbacks import HOOKS, Callback
 from .control import TrainingControl
 from .history import History
@@ -57,6 +58,11 @@ class SessionBase(abc.ABC):
         self._probe_cache: tuple[torch.Tensor, torch.Tensor] | None = None
         self._probe_exhausted = False
         self._started_at = time.monotonic()
+        self.allocator: AllocatorTuning | None = None  # what the CPU allocator tuning did
+
+    def allocator_note(self) -> str | None:
+        """One line on how this run's memory allocator is set up, for the dashboard."""
+        return None
 
     # ---- what the loop is doing ---------------------------------------------------------
     @property

@@ -36,6 +36,7 @@ class TrainingControl:
         self._commands: queue.SimpleQueue[tuple[Command, Future]] = queue.SimpleQueue()
         self._in_checkpoint_thread: int | None = None
         self.waiting = False  # True while the loop is blocked in a pause
+        self.commands_run = 0  # bumps whenever queued commands ran (they may change the model)
 
     # ---- requests, safe from any thread -------------------------------------------------
     def pause(self) -> None:
@@ -89,6 +90,9 @@ class TrainingControl:
     # ---- the training thread's side -----------------------------------------------------
     def run_pending(self) -> None:
         """Apply every queued command now, in the calling thread."""
+        if self._commands.empty():  # the common case: no exception raised and caught per step
+            return
+        self.commands_run += 1
         while True:
             try:
                 command, future = self._commands.get_nowait()

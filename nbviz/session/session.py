@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..probes import locate_forward_failure, model_device
-from . import checkpoint
+from . import allocator, checkpoint
 from .autosave import AutoSave
 from .base import SessionBase
 from .batches import BatchFormat, to_device
@@ -75,6 +75,33 @@ class _OrderKept:
                 gen.set_state(state)
 
 
+class _AccuracyCounter:
+    """Correct predictions of an epoch, counted on the device with few ops per step: each
+    step keeps its (fresh) hit mask; up to ``flush`` masks are summed in one go."""
+
+    def __init__(self, flush: int = 32) -> None:
+        self.flush = flush
+        self._pending: list[torch.Tensor] = []
+        self._correct: torch.Tensor | None = None
+
+    def add(self, outputs: torch.Tensor, targets: torch.Tensor) -> None:
+        self._pending.append(outputs.detach().argmax(1) == targets)
+        if len(self._pending) >= self.flush:
+            self._settle()
+
+    def _settle(self) -> None:
+        if not self._pending:
+            return
+        count = torch.cat(self._pending).sum()
+        self._pending.clear()
+        self._correct = count if self._correct is None else self._correct + count
+
+    def total(self) -> int:
+        """Correct predictions so far (a host sync; once an epoch)."""
+        self._settle()
+        return 0 if self._correct is None else int(self._correct)
+
+
 class TrainingError(RuntimeError):
     """Training failed in the background thread; ``__cause__`` is the original exception."""
 
@@ -118,6 +145,9 @@ class TrainingSession(SessionBase):
         save_to: the folder for periodic checkpoints (required with ``save_every``).
         keep_last: how many periodic checkpoints to keep (None keeps all); older ones this
             session wrote are deleted once a newer one is safely on disk.
+        tune_allocator: on the CPU, tune glibc malloc at :meth:`start` so freed tensor
+            memory is reused instead of page-faulted back every step (see
+            :mod:`nbviz.session.allocator`; also off with ``NBVIZ_TUNE_ALLOCATOR=0``).
 
     Raises:
         TypeError, ValueError: for a model, loader, loss or optimizer of the wrong kind.
@@ -138,7 +168,8 @@ class TrainingSession(SessionBase):
                  input_key: str = "input", target_key: str = "target",
                  history_capacity: int = 2048,
                  save_every: int | datetime.timedelta | None = None,
-                 save_to: str | os.PathLike | None = None, keep_last: int | None = 3) -> None:
+                 save_to: str | os.PathLike | None = None, keep_last: int | None = 3,
+                 tune_allocator: bool = True) -> None:
         _check_loader("train_loader", train_loader, required=True)
         _check_loader("val_loader", val_loader, required=False)
         if loss_fn is not None and not callable(loss_fn):
@@ -164,7 +195,12 @@ class TrainingSession(SessionBase):
         self._end_state = "idle"
         self._default_loss = loss_fn is None
         self._norm_backup: list[torch.Tensor] = []
+        self._norm_list: list[torch.Tensor] = []
+        self._norm_key: tuple[int, int] | None = None
         self._initial = self._capture_state()
+        if not isinstance(tune_allocator, bool):
+            raise TypeError(f"tune_allocator must be True or False, got {tune_allocator!r}")
+        self.tune_allocator = tune_allocator
         self.autosave: AutoSave | None = None
         if save_every is not None:
             if save_to is None:
@@ -174,6 +210,12 @@ class TrainingSession(SessionBase):
             self.add_callback(self.autosave)
 
     # ---- state ----------------------------------------------------------------------------
+    def allocator_note(self) -> str | None:
+        """One line on the CPU allocator tuning (done, or why not); None off the CPU."""
+        if self.device.type != "cpu":
+            return None
+        return (self.allocator or allocator.plan(self.tune_allocator)).note
+
     @staticmethod
     def _check_epochs(epochs: object) -> int:
         if isinstance(epochs, bool) or not isinstance(epochs, int) or not 1 <= epochs <= MAX_EPOCHS:
@@ -236,6 +278,8 @@ class TrainingSession(SessionBase):
             self.error = self.error_traceback = None
             self.status_message = ""
             self._loop_alive = True
+            if self.device.type == "cpu":
+                self.allocator = allocator.tune_for_training(self.tune_allocator)
             self._thread = threading.Thread(target=self._run, name="nbviz-training", daemon=True)
             self._thread.start()
 
@@ -323,20 +367,22 @@ class TrainingSession(SessionBase):
     def _train_epoch(self) -> None:
         model, optimizer, control = self.model, self.optimizer, self.control
         model.train()
-        correct = torch.zeros((), dtype=torch.long, device=self.device)
+        counter = _AccuracyCounter()
         seen = 0
         loss_sum = 0.0
         rate_t0, rate_samples = time.perf_counter(), 0
         batches = iter(self.train_loader)
+        history, device = self.history, self.device
         while True:
             control.checkpoint(self._on_pause)
-            self.status_message = ""
+            if self.status_message:
+                self.status_message = ""
             try:
                 batch = next(batches)
             except StopIteration:
                 break
             inputs, targets = self._split_batch(batch)
-            inputs, targets = to_device(inputs, self.device), to_device(targets, self.device)
+            inputs, targets = to_device(inputs, device), to_device(targets, device)
             optimizer.zero_grad(set_to_none=True)
             self._save_norm_stats()
             outputs = self._forward(inputs)
@@ -345,6 +391,7 @@ class TrainingSession(SessionBase):
             except Exception:
                 self._restore_norm_stats()  # the failed step leaves no trace in the model
                 raise
+            # the one host sync per step: a non-finite loss must stop the step before it applies
             loss_value = loss.item()
             if not math.isfinite(loss_value):
                 self._restore_norm_stats()  # a NaN batch must not poison BatchNorm's statistics
@@ -359,20 +406,23 @@ class TrainingSession(SessionBase):
             seen += n
             loss_sum += loss_value * n
             if _is_logits(outputs, targets):
-                correct += (outputs.detach().argmax(1) == targets).sum()
+                counter.add(outputs, targets)
             rate_samples += n
-            elapsed = time.perf_counter() - rate_t0
-            values = {"train_loss": loss_value, "lr": optimizer.param_groups[0]["lr"],
-                      "wall_time": self.wall_time()}
-            if elapsed >= 0.5:
-                values["samples_per_sec"] = rate_samples / elapsed
-                rate_t0, rate_samples = time.perf_counter(), 0
-            self.history.log(self.step_count, **values)
+            now = time.perf_counter()
+            if now - rate_t0 >= 0.5:
+                history.log(self.step_count, train_loss=loss_value, lr=optimizer.param_groups[0]["lr"],
+                            wall_time=self.wall_time(),
+                            samples_per_sec=rate_samples / (now - rate_t0))
+                rate_t0, rate_samples = now, 0
+            else:
+                history.log(self.step_count, train_loss=loss_value, lr=optimizer.param_groups[0]["lr"],
+                            wall_time=self.wall_time())
             self._fire("on_batch_end")
         if seen:
             metrics = {"train_epoch_loss": loss_sum / seen}
-            if int(correct):
-                metrics["train_accuracy"] = int(correct) / seen
+            correct = counter.total()
+            if correct:
+                metrics["train_accuracy"] = correct / seen
             self.history.log(self.step_count, **metrics)
 
     def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -397,24 +447,32 @@ class TrainingSession(SessionBase):
         return self.loss_fn(outputs, targets)
 
     def _norm_buffers(self) -> list[torch.Tensor]:
-        return [b for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._NormBase)
-                for b in m.buffers(recurse=False)]
+        """The normalisation layers' buffers, found again only when the model may have changed
+        (a new epoch, or commands run at a batch boundary), not walked every step."""
+        key = (self.epoch, self.control.commands_run)
+        if self._norm_key != key:
+            self._norm_list = [b for m in self.model.modules()
+                               if isinstance(m, nn.modules.batchnorm._NormBase)
+                               for b in m.buffers(recurse=False)]
+            self._norm_key = key
+        return self._norm_list
 
     def _save_norm_stats(self) -> None:
         """Copy the normalisation layers' running statistics (small) before a forward pass."""
         buffers, backup = self._norm_buffers(), self._norm_backup
-        with torch.no_grad():
-            if len(backup) == len(buffers) and all(
-                    a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
-                    for a, b in zip(backup, buffers, strict=True)):
-                for a, b in zip(backup, buffers, strict=True):
-                    a.copy_(b)
-            else:
-                self._norm_backup = [b.detach().clone() for b in buffers]
+        if not buffers:
+            return
+        if len(backup) == len(buffers) and all(
+                a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
+                for a, b in zip(backup, buffers, strict=True)):
+            with torch.no_grad():
+                torch._foreach_copy_(backup, buffers)  # one op for all, not one per buffer
+        else:
+            self._norm_backup = [b.detach().clone() for b in buffers]
 
     def _restore_norm_stats(self) -> None:
         buffers = self._norm_buffers()
-        if len(buffers) == len(self._norm_backup):
+        if buffers and len(buffers) == len(self._norm_backup):
             with torch.no_grad():
                 for saved, buffer in zip(self._norm_backup, buffers, strict=True):
                     buffer.copy_(saved)

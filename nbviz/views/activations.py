@@ -50,7 +50,7 @@ class ActivationStats(LiveView):
     min_interval = 0.5
 
     def __init__(self, session: SessionBase, probe_size: int = 64, period: float = 2.0,
-                 budget: float = 0.02) -> None:
+                 budget: float = 0.0025) -> None:
         if isinstance(probe_size, bool) or not isinstance(probe_size, int) or probe_size < 1:
             raise ValueError(f"probe_size must be a whole number >= 1, got {probe_size!r}")
         if not isinstance(period, (int, float)) or period < 0:

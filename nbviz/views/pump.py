@@ -118,6 +118,9 @@ class UiPump:
             except Exception:  # a broken view must not take the others (or training) down
                 self.failures += 1
                 log.exception("nbviz view %r failed to refresh", view)
+            # hand the GIL over between views: a training thread waiting for it between two
+            # ops would otherwise wait for the whole tick (or the 5 ms switch interval)
+            time.sleep(0)
         self.ticks += 1
         self.busy_seconds += time.perf_counter() - started
         return max(next_due, self.interval)

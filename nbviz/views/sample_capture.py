@@ -15,6 +15,8 @@ import torch
 
 from ..probes.capture import capture_activations
 
+BUDGET = 0.0025  # largest share of wall time re-captures driven by training may take
+
 if TYPE_CHECKING:
     from .base import LiveView
 
@@ -42,11 +44,14 @@ class SampleCapture:
         self.asked: Key | None = None
         self.asked_at = 0.0
         self._captured_at = 0.0
+        self.cost = 0.0  # seconds the last capture took in the training thread
 
     def update(self, key: Key, calls: int) -> None:
         """Ask for ``key`` if it is not what is cached or training moved on (pump thread)."""
+        # while training, at most every `interval` s and at most BUDGET of the time
+        wait = max(self.interval, self.cost / BUDGET)
         moved = (self.view.session.step_count != self.step
-                 and time.monotonic() - self._captured_at >= self.interval)
+                 and time.monotonic() - self._captured_at >= wait)
         if (self.key != key or moved) and self.asked is None:
             self._ask(key, calls)
             self.view.deliver_answers()  # at once when no training loop is running
@@ -60,7 +65,9 @@ class SampleCapture:
         model = session.model
 
         def work() -> tuple[torch.Tensor, int]:
+            t0 = time.perf_counter()
             captured = capture_activations(model, inputs, [layer], {layer: calls})
+            self.cost = time.perf_counter() - t0
             return captured[layer][0], session.step_count
 
         def on_result(result: tuple[torch.Tensor, int]) -> None:
