@@ -140,7 +140,7 @@ def main() -> None:
 
         rss = client.run(lambda: psutil.Process().memory_info().rss)
         print(f"  worker RSS after the runs: {', '.join(f'{v / 2**20:.0f} MiB' for v in rss.values())} "
-              "(nbviz raises glibc's malloc thresholds on workers: nbviz/sweep/malloc.py)")
+              "(trials on workers tune glibc malloc: nbviz/session/allocator.py, nbviz/sweep/trial.py)")
         spread = f" (min {min(ratios):.2f}, max {max(ratios):.2f})" if len(ratios) > 1 else ""
         print(f"throughput ratio, 2 workers vs serial: {statistics.median(ratios):.2f}x{spread}  (budget >= 1.6x)")
         print(f"  cluster start (not in the ratio): {startup:.1f} s")

@@ -1,5 +1,5 @@
 """Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc mmap and unmap a
-small CNN's buffers at every step; nbviz.sweep.malloc puts the thresholds back up."""
+small CNN's buffers at every step; trials on workers tune the allocator over that setting."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 CODE = """
 import resource, torch, nbviz
-from nbviz.sweep.malloc import tune_for_training
+from nbviz.session.allocator import tune_for_training
+from nbviz.sweep.trial import DASK_WORKER_MALLOC_ENV
 torch.set_num_threads(1)
 torch.manual_seed(0)
 model = nbviz.models.SmallCNN(); opt = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -23,7 +24,9 @@ def faults(steps=20):
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 faults(3)
 untuned = faults()
-assert tune_for_training() and tune_for_training()
+assert not tune_for_training().applied  # a MALLOC_ setting looks like the user's own
+assert tune_for_training(ignore_env=DASK_WORKER_MALLOC_ENV).applied
+assert tune_for_training(ignore_env=DASK_WORKER_MALLOC_ENV).applied
 faults(3)
 print(untuned, faults())
 """

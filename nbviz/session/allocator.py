@@ -21,6 +21,7 @@ import ctypes
 import os
 import platform
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 ENV_VAR = "NBVIZ_TUNE_ALLOCATOR"
@@ -73,7 +74,7 @@ def _loaded_allocator() -> str | None:
     return next((name for name in _OTHER_ALLOCATORS if name in text), None)
 
 
-def _why_not() -> str | None:
+def _why_not(ignore_env: Collection[str] = ()) -> str | None:
     """Why the allocator must be left alone here, or None when it can be tuned."""
     if env_opt_out():
         return f"CPU allocator left as it is ({ENV_VAR}={os.environ[ENV_VAR]})"
@@ -83,7 +84,7 @@ def _why_not() -> str | None:
     other = _loaded_allocator()
     if other is not None:
         return f"CPU allocator left as it is: {other} is in use (it already reuses freed memory)"
-    user = [name for name in _USER_ENV if name in os.environ]
+    user = [name for name in _USER_ENV if name in os.environ and name not in ignore_env]
     if user or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", ""):
         return ("CPU allocator left as it is: your own settings are in force ("
                 f"{', '.join(user) or 'GLIBC_TUNABLES'})")
@@ -96,28 +97,32 @@ def _applied_note() -> str:
             f"page-faulting it back in; {OPT_OUT}")
 
 
-def plan(enabled: bool = True) -> AllocatorTuning:
+def plan(enabled: bool = True, ignore_env: Collection[str] = ()) -> AllocatorTuning:
     """What :func:`tune_for_training` would do now (nothing is changed)."""
     if _result is not None and _result.applied:
         return _result
     if not enabled:
         return AllocatorTuning(False, "CPU allocator left as it is (tune_allocator=False)")
-    reason = _why_not()
+    reason = _why_not(ignore_env)
     if reason is not None:
         return AllocatorTuning(False, reason)
     return AllocatorTuning(True, _applied_note(),
                            {name: value for name, (_, value) in SETTINGS.items()})
 
 
-def tune_for_training(enabled: bool = True) -> AllocatorTuning:
+def tune_for_training(enabled: bool = True, ignore_env: Collection[str] = ()) -> AllocatorTuning:
     """Tune glibc malloc for training (once per process, unless ``enabled`` is False or
     the environment opts out); never raises.
+
+    ``ignore_env`` names ``MALLOC_*`` variables set by a launcher rather than the user, which
+    must not stop the tuning (Dask's nanny sets ``MALLOC_TRIM_THRESHOLD_``: see
+    :data:`nbviz.sweep.trial.DASK_WORKER_MALLOC_ENV`).
 
     Returns the same :class:`AllocatorTuning` on every call after the first that applied it.
     """
     global _result
     with _lock:
-        planned = plan(enabled)
+        planned = plan(enabled, ignore_env)
         if not planned.applied or planned is _result:
             return planned
         try:

@@ -197,13 +197,21 @@ def _worker_name() -> str:
         return f"{socket.gethostname()}:{os.getpid()} (in the kernel)"
 
 
+DASK_WORKER_MALLOC_ENV = ("MALLOC_TRIM_THRESHOLD_",)
+"""Set by Dask's nanny (65536), not by the user. Setting any malloc threshold turns off
+glibc's dynamic mmap threshold, so a small CNN's buffers of 128 KiB or more are mmapped and
+unmapped at every step: measured, 700,000 page faults and twice the CPU per 60 SmallCNN steps
+compared with the same steps in the kernel. Trials on workers therefore tune the allocator
+as a :class:`~nbviz.TrainingSession` does in the kernel (``NBVIZ_TUNE_ALLOCATOR=0`` opts out)."""
+
+
 def run_trial(objective: Callable[..., Any], style: str, number: int, params: dict[str, Any],
               metric: str, make_channel: Callable[[str], TrialChannel], threads: int | None,
               flush_interval: float, keep_checkpoint: bool, tune_malloc: bool = False) -> dict[str, Any]:
     """Run one trial where it is called (a Dask worker, or the kernel); never raises.
 
-    ``tune_malloc`` (on Dask workers) raises glibc's malloc thresholds first: see
-    :mod:`nbviz.sweep.malloc`.
+    ``tune_malloc`` (on Dask workers) tunes glibc malloc first, over Dask's own setting: see
+    :data:`DASK_WORKER_MALLOC_ENV`.
 
     Returns a dict of plain values: ``state`` (complete, pruned, stopped, failed), ``value``,
     ``error`` and ``traceback``, ``worker``, ``seconds``, ``history`` and ``checkpoint`` (for
@@ -217,9 +225,9 @@ def run_trial(objective: Callable[..., Any], style: str, number: int, params: di
         torch.set_num_threads(threads)
     channel = make_channel(attempt)
     if tune_malloc:
-        from .malloc import tune_for_training
+        from ..session.allocator import tune_for_training
 
-        tune_for_training()
+        tune_for_training(ignore_env=DASK_WORKER_MALLOC_ENV)
     trial = Trial(number, dict(params), metric, channel, flush_interval)
     trial.attempt = attempt  # type: ignore[attr-defined]
     worker = _worker_name()
