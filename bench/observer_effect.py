@@ -187,7 +187,21 @@ class AllTabs(Session):
         return board
 
 
-class TensorBoard(Mode):
+class LoggerMode(Mode):
+    """A plain main-thread loop with another tool's logging in it (``loop``)."""
+
+    def loop(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        raise NotImplementedError
+
+    def run(self, n: int, warmup: int) -> Reading:
+        self.loop(self.batches(warmup))
+        meter = Meter()
+        meter.start()
+        self.loop(self.batches(n))
+        return meter.stop(n)
+
+
+class TensorBoard(LoggerMode):
     name = "tensorboard"
 
     def __init__(self, work: Workload, logdir: str) -> None:
@@ -211,18 +225,11 @@ class TensorBoard(Mode):
                         writer.add_histogram(f"grads/{name}", p.grad, self.step)
             self.step += 1
 
-    def run(self, n: int, warmup: int) -> Reading:
-        self.loop(self.batches(warmup))
-        meter = Meter()
-        meter.start()
-        self.loop(self.batches(n))
-        return meter.stop(n)
-
     def close(self) -> None:
         self.writer.close()
 
 
-class Wandb(Mode):
+class Wandb(LoggerMode):
     name = "wandb"
 
     def __init__(self, work: Workload, logdir: str) -> None:
@@ -242,13 +249,6 @@ class Wandb(Mode):
             run.log({"loss": loss.item()})
             loss.backward()
             optimizer.step()
-
-    def run(self, n: int, warmup: int) -> Reading:
-        self.loop(self.batches(warmup))
-        meter = Meter()
-        meter.start()
-        self.loop(self.batches(n))
-        return meter.stop(n)
 
     def close(self) -> None:
         self.run_.finish()
