@@ -172,3 +172,18 @@ def test_resnet18_gradient_view_draws_finite_bars_and_lines() -> None:
         assert view.norm_chart.x_scale.max > view.norm_chart.x_scale.min
     finally:
         view.close()
+
+
+def test_one_snapshot_draws_no_zero_length_reference_line() -> None:
+    """The 'healthy ~1e-3' reference runs from step 0 to the latest snapshot; with a single
+    snapshot at the first step there is none yet (a two-point line of zero length before)."""
+    viz, _, view = train_watched(deep_sigmoid(), steps=1)
+    try:
+        healthy = view.ratio_chart.series["healthy"]
+        assert len(healthy.x) == 0 or np.ptp(healthy.x) > 0
+        more_viz, _, more = train_watched(deep_sigmoid(), steps=3)
+        x = np.asarray(more.ratio_chart.series["healthy"].x)
+        assert x[0] == 0 and x[-1] == 3
+        more.close()
+    finally:
+        view.close()

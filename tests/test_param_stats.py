@@ -179,3 +179,17 @@ def test_torchvision_models(arch: str) -> None:
     assert set(snap.params) == set(stats.names())
     assert len(stats.names(weights_only=True)) > 15
     assert all(math.isfinite(r.grad_norm) for r in snap.params.values() if r.grad is not None)
+
+
+def test_the_first_samples_come_at_max_rate_whatever_their_cost() -> None:
+    """A short run (a lesson) still gets a curve; after that the time budget spaces samples."""
+    from nbviz.probes.param_stats import FIRST_SAMPLES
+
+    model = nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    stats = ParamStats(model, max_rate=1e6, budget=1e-6)  # any sample costs far over budget
+    run = FakeRun()
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    for _ in range(50):
+        manual_step(model, opt, stats, run, x, y)
+    assert stats.samples_taken == FIRST_SAMPLES + 1

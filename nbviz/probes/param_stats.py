@@ -9,7 +9,9 @@ is changed, so training is bit-identical with and without it.
 
 Cost is kept under a budget: a step is sampled at most ``max_rate`` times per second and
 only when the time spent recording stays below ``budget`` of the wall time (a big model
-is sampled less often), or deterministically every ``every`` steps when that is given.
+is sampled less often), or deterministically every ``every`` steps when that is given. The
+first :data:`FIRST_SAMPLES` samples are taken at ``max_rate`` whatever their cost, so a short
+run (a lesson, a quick check) still shows a curve: a few milliseconds once, not per step.
 Snapshots live in a thinning ring: when ``capacity`` is reached every other snapshot is
 dropped and from then on every other sample is kept, so the look-back covers the whole run
 evenly at a coarser spacing and memory never grows; the newest sample is always kept too.
@@ -26,6 +28,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+FIRST_SAMPLES = 8  # taken at max_rate before the time budget spaces samples out
 
 
 @dataclass(frozen=True)
@@ -249,7 +253,10 @@ class ParamStats:
         cost = pending["cost"] + time.perf_counter() - t0
         self.time_spent += cost
         now = time.perf_counter()
-        self._next_time = now + max(1.0 / self.max_rate, cost / self.budget)
+        spacing = 1.0 / self.max_rate
+        if self.samples_taken > FIRST_SAMPLES:
+            spacing = max(spacing, cost / self.budget)
+        self._next_time = now + spacing
 
     def _add(self, snapshot: Snapshot) -> None:
         with self._lock:

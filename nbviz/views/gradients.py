@@ -110,7 +110,8 @@ class GradientFlow(LiveView):
         labels = short_labels(names)
         self.norm_chart.set_lines("norms", steps, norms, labels)
         self.ratio_chart.set_lines("ratios", steps, ratios, labels)
-        self.ratio_chart.set_series("healthy", np.array([steps[0], steps[-1]]), np.full(2, HEALTHY_RATIO))
+        if steps[-1] > 0:  # the reference, from the start to the latest snapshot
+            self.ratio_chart.set_series("healthy", np.array([0.0, steps[-1]]), np.full(2, HEALTHY_RATIO))
         self.flags.value = flags_html(flags, self.window)
         self.message.value = message_html(
             f"{len(snapshots)} snapshots kept, latest at step {latest.step}; "
