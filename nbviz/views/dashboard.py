@@ -112,27 +112,26 @@ class Dashboard(widgets.VBox):
 
     def _on_tab(self, change: dict[str, Any]) -> None:
         """A tab was chosen (any thread): show/hide built views; the UI pump builds a new one."""
-        with self._lock:
-            if self._closed:
-                return
-            if self.tabs.selected_index not in self.views:
-                self.context.pump.call_soon(self._show_selected)
-                return
-        self._show_selected()
+        if not self._show_selected(build=False):
+            self.context.pump.call_soon(self._show_selected)
 
-    def _show_selected(self) -> None:
-        """Build the selected tab's view if needed and make only it active."""
+    def _show_selected(self, build: bool = True) -> bool:
+        """Make only the selected tab's view active, building it first if ``build`` (the UI
+        pump); False when it is not built yet and ``build`` is False."""
         with self._lock:
             if self._closed:
-                return
+                return True
             index = self.tabs.selected_index  # the latest, not a (maybe stale) change's
             if index is not None and index not in self.views:
+                if not build:
+                    return False
                 try:
                     self._open(index)
                 except Exception:
-                    return  # the tab shows why
+                    return True  # the tab shows why
             for i, view in self.views.items():
                 view.set_active(i == index)
+            return True
 
     def retire(self) -> None:
         """Stop refreshing because a newer dashboard of the same run exists; say so."""

@@ -41,7 +41,7 @@ class UiPump:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._calls: deque[Callable[[], None]] = deque()
+        self._calls: deque[Callable[[], object]] = deque()
         self.ticks = 0
         self.failures = 0
         self.busy_seconds = 0.0  # time spent refreshing views, for benchmarks
@@ -52,7 +52,7 @@ class UiPump:
             self._ensure_thread()
         self._wake.set()
 
-    def call_soon(self, fn: Callable[[], None]) -> None:
+    def call_soon(self, fn: Callable[[], object]) -> None:
         """Run ``fn`` once in the pump thread at its next tick.
 
         For work a widget observer must not do on its own thread (observers run on the
