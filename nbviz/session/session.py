@@ -409,14 +409,12 @@ class TrainingSession(SessionBase):
                 counter.add(outputs, targets)
             rate_samples += n
             now = time.perf_counter()
+            rate = {}
             if now - rate_t0 >= 0.5:
-                history.log(self.step_count, train_loss=loss_value, lr=optimizer.param_groups[0]["lr"],
-                            wall_time=self.wall_time(),
-                            samples_per_sec=rate_samples / (now - rate_t0))
+                rate = {"samples_per_sec": rate_samples / (now - rate_t0)}
                 rate_t0, rate_samples = now, 0
-            else:
-                history.log(self.step_count, train_loss=loss_value, lr=optimizer.param_groups[0]["lr"],
-                            wall_time=self.wall_time())
+            history.log(self.step_count, train_loss=loss_value, lr=optimizer.param_groups[0]["lr"],
+                        wall_time=self.wall_time(), **rate)
             self._fire("on_batch_end")
         if seen:
             metrics = {"train_epoch_loss": loss_sum / seen}
