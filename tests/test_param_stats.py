@@ -183,7 +183,7 @@ def test_torchvision_models(arch: str) -> None:
 
 def test_the_first_samples_come_at_max_rate_whatever_their_cost() -> None:
     """A short run (a lesson) still gets a curve; after that the time budget spaces samples."""
-    from nbviz.probes.param_stats import FIRST_SAMPLES
+    from nbviz.probes.budget import FIRST_SAMPLES
 
     model = nn.Linear(4, 2)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -192,4 +192,4 @@ def test_the_first_samples_come_at_max_rate_whatever_their_cost() -> None:
     x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
     for _ in range(50):
         manual_step(model, opt, stats, run, x, y)
-    assert stats.samples_taken == FIRST_SAMPLES + 1
+    assert stats.samples_taken == FIRST_SAMPLES

@@ -5,7 +5,8 @@ copies the trainable parameters into one flat float32 array. Snapshots live in a
 ring (as nbviz.probes.param_stats does): when the ring is full every other one is dropped and
 later samples are kept half as often, so the ring covers the whole run evenly; the first
 snapshot (the weights training started from) always stays, and the newest is always kept.
-Memory is capped in bytes (``max_bytes``); time by a fraction of wall time (``budget``).
+Memory is capped in bytes (``max_bytes``); time by a fraction of wall time (``budget``,
+spent as :class:`~nbviz.probes.budget.TimeBudget` says).
 It only reads tensors, so training is bit-identical with and without it.
 
 A snapshot is a single-threaded copy of the parameters into a flat buffer reused from
@@ -24,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..probes.budget import TimeBudget
 from ..probes.param_stats import _fires_callbacks
 from .directions import trainable_parameters
 
@@ -77,7 +79,8 @@ class TrajectoryRecorder:
         self._latest_in_ring = False
         self._last_step = -1
         self._want = threading.Event()
-        self.time_spent, self.cpu_spent, self._next_time = 0.0, 0.0, 0.0  # wall, thread CPU
+        self._timing = TimeBudget(1.0 / self.max_rate, self.budget)
+        self.cpu_spent = 0.0  # seconds of the training thread's CPU spent recording
         self._session: Any = None
         self._handles: list[Any] = []
 
@@ -129,7 +132,7 @@ class TrajectoryRecorder:
             if step % self.every == 0:
                 self._record(step)
             return
-        if time.perf_counter() >= self._next_time:
+        if self._timing.due():
             self._record(step)
 
     def _new_buffer(self) -> tuple[np.ndarray, list[torch.Tensor]]:
@@ -180,9 +183,12 @@ class TrajectoryRecorder:
                     view.copy_(p.detach())
         self._add((step, flat), views)
         self.cpu_spent += time.thread_time() - c0
-        cost = time.perf_counter() - t0
-        self.time_spent += cost
-        self._next_time = time.perf_counter() + max(1.0 / self.max_rate, cost / self.budget)
+        self._timing.record(time.perf_counter() - t0)
+
+    @property
+    def time_spent(self) -> float:
+        """Seconds of wall time spent recording."""
+        return self._timing.spent
 
     def _add(self, item: tuple[int, np.ndarray], views: list[torch.Tensor]) -> None:
         with self._lock:

@@ -9,9 +9,8 @@ is changed, so training is bit-identical with and without it.
 
 Cost is kept under a budget: a step is sampled at most ``max_rate`` times per second and
 only when the time spent recording stays below ``budget`` of the wall time (a big model
-is sampled less often), or deterministically every ``every`` steps when that is given. The
-first :data:`FIRST_SAMPLES` samples are taken at ``max_rate`` whatever their cost, so a short
-run (a lesson, a quick check) still shows a curve: a few milliseconds once, not per step.
+is sampled less often: :class:`~nbviz.probes.budget.TimeBudget`), or deterministically every
+``every`` steps when that is given.
 Snapshots live in a thinning ring: when ``capacity`` is reached every other snapshot is
 dropped and from then on every other sample is kept, so the look-back covers the whole run
 evenly at a coarser spacing and memory never grows; the newest sample is always kept too.
@@ -29,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-FIRST_SAMPLES = 8  # taken at max_rate before the time budget spaces samples out
+from .budget import TimeBudget
 
 
 @dataclass(frozen=True)
@@ -166,8 +165,7 @@ class ParamStats:
         self._stride = 1  # samples per ring entry; doubles at each thinning
         self.version = 0  # bumps on every new snapshot
         self.samples_taken = 0
-        self.time_spent = 0.0  # seconds of training-thread time spent recording
-        self._next_time = 0.0
+        self._timing = TimeBudget(1.0 / self.max_rate, self.budget)
         self._pending: dict[str, Any] | None = None
         self._session: Any = None
         self._opt_handles: list[Any] = []
@@ -203,7 +201,7 @@ class ParamStats:
     def _due(self, step: int) -> bool:
         if self.every is not None:
             return step % self.every == 0
-        return time.perf_counter() >= self._next_time
+        return self._timing.due()
 
     def on_after_backward(self, run: Any) -> None:
         """Read gradients (complete now) and keep the weights as they were before the step."""
@@ -250,13 +248,12 @@ class ParamStats:
                 records[name] = ParamRecord(w_hist, g_hist, w_norm, g_norm, ratio, shape)
         wall = run.wall_time() if hasattr(run, "wall_time") else time.monotonic()
         self._add(Snapshot(pending["step"], wall, records))
-        cost = pending["cost"] + time.perf_counter() - t0
-        self.time_spent += cost
-        now = time.perf_counter()
-        spacing = 1.0 / self.max_rate
-        if self.samples_taken > FIRST_SAMPLES:
-            spacing = max(spacing, cost / self.budget)
-        self._next_time = now + spacing
+        self._timing.record(pending["cost"] + time.perf_counter() - t0)
+
+    @property
+    def time_spent(self) -> float:
+        """Seconds of training-thread time spent recording."""
+        return self._timing.spent
 
     def _add(self, snapshot: Snapshot) -> None:
         with self._lock:
@@ -309,6 +306,7 @@ class ParamStats:
             self._ring, self._latest, self._stride = [], None, 1
             self.samples_taken = 0
             self.version += 1
+        self._timing.reset()
 
 
 def _norm(tensor: torch.Tensor | None) -> float:

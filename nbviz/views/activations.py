@@ -16,6 +16,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..probes.act_stats import ActivationReport, request_activation_stats
+from ..probes.budget import TimeBudget
 from ..session.base import SessionBase
 from .base import LiveView, message_html
 from .charts import BarChart
@@ -81,9 +82,9 @@ class ActivationStats(LiveView):
         figures = [self.std_chart, self.zero_chart]
         self._future: Future | None = None
         self._started = 0.0
-        self._next = 0.0
+        self._timing = TimeBudget(self.period, self.budget, clock=time.monotonic)
         self._step = -1
-        self.cost = 0.0  # seconds the last pass took
+        self._no_probe = False  # set when the run has no probe data: nothing to ask for
         self.children = [self.message, self.flags,
                          widgets.HBox(figures, layout=widgets.Layout(flex_flow="row wrap")), self.table]
         self.poke()
@@ -91,22 +92,22 @@ class ActivationStats(LiveView):
     def refresh(self) -> None:
         future = self._future
         if future is None:
-            now = time.monotonic()
-            if now >= self._next and self.session.step_count != self._step:
+            # while training runs the passes stay in budget; otherwise they slow nothing down
+            due = self._timing.due() or self.session.state != "running"
+            if due and self.session.step_count != self._step and not self._no_probe:
                 self._step = self.session.step_count
-                self._started = now
+                self._started = time.monotonic()
                 try:
                     self._future = request_activation_stats(self.session, self.probe_size)
                 except ValueError as exc:  # no probe data
                     self.message.value = message_html(str(exc), "error")
-                    self._next = float("inf")
+                    self._no_probe = True
                     return
             future = self._future
         if future is None or not future.done():
             return
         self._future = None
-        self.cost = time.monotonic() - self._started
-        self._next = time.monotonic() + max(self.period, self.cost / self.budget)
+        self._timing.record(time.monotonic() - self._started)
         try:
             report = future.result()
         except RuntimeError as exc:
@@ -140,4 +141,4 @@ class ActivationStats(LiveView):
         self.table.value = table_html(report)
         self.message.value = message_html(
             f"{len(report.layers)} layers at step {report.step}, on {self.probe_size} probe samples "
-            f"(the pass took {self.cost * 1000:.0f} ms at a batch boundary).", "info")
+            f"(the pass took {self._timing.last_cost * 1000:.0f} ms at a batch boundary).", "info")

@@ -26,6 +26,7 @@ import traitlets
 
 from ..boundary.grid import GridSpec, PlaneMaps, compute_maps, hidden_units, mlp_chain, plane_bounds
 from ..boundary.render import render_map, unit_tiles
+from ..probes.budget import TimeBudget
 from ..widgets import guarded
 from ..widgets.image_grid import ImageGrid
 from .base import LiveView, message_html
@@ -127,9 +128,7 @@ class DecisionBoundary(LiveView):
         self.maps: PlaneMaps | None = None
         self.captures = 0
         self._asked = False
-        self._captured_at = 0.0
-        self._pass_seconds = 0.0
-        self._draw_seconds = 0.0
+        self._timing = TimeBudget(self.train_interval, self.training_share, clock=time.monotonic)
         self.companion_seconds = 0.0  # a NetworkDiagram's drawing cost per map (pump thread)
         self._drawn: tuple | None = None
         self._build()
@@ -217,11 +216,11 @@ class DecisionBoundary(LiveView):
     def refresh(self) -> None:
         self.deliver_answers()
         # the pass blocks the training thread; drawing here (and in a companion diagram)
-        # competes with it for the interpreter: space passes so all of it stays in budget
-        cost = self._pass_seconds + self._draw_seconds + self.companion_seconds
-        wait = max(self.train_interval, cost / self.training_share)
-        moved = self.maps is None or self._recapture or (self.session.step_count != self.maps.step
-                                                         and time.monotonic() - self._captured_at >= wait)
+        # competes with it for the interpreter: while training runs, all of it stays in budget
+        timing = self._timing
+        timing.min_interval, timing.share = self.train_interval, self.training_share
+        moved = self.maps is None or self._recapture or (
+            self.session.step_count != self.maps.step and (timing.due() or self.session.state != "running"))
         if moved and not self._asked:
             self._capture()
             self.deliver_answers()
@@ -232,7 +231,8 @@ class DecisionBoundary(LiveView):
             return
         started = time.thread_time()
         self._draw()
-        self._draw_seconds = time.thread_time() - started
+        if self._drawn is None or self._drawn[:2] != key[:2]:  # drawing a new pass's maps
+            self._timing.charge(time.thread_time() - started + self.companion_seconds)
         self._drawn = key
 
     def _capture(self) -> None:
@@ -246,8 +246,8 @@ class DecisionBoundary(LiveView):
 
         def on_result(result: tuple[PlaneMaps, float]) -> None:
             self._asked = False
-            self.maps, self._pass_seconds = result
-            self._captured_at = time.monotonic()
+            self.maps = result[0]
+            self._timing.record(result[1])
             self.captures += 1
 
         def on_error(error: BaseException) -> None:

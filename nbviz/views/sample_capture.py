@@ -2,8 +2,9 @@
 
 Shared by the views that show a layer for the selected sample (feature maps, unit
 activations): a capture is asked for when the layer or sample changes, or when training has
-moved on and ``interval`` seconds passed; at most one capture is in flight, so fast switching
-never queues forward passes faster than training drains them.
+moved on (at once if it is paused or over; while it runs, as its time budget allows); at
+most one capture is in flight, so fast switching never queues forward passes faster than
+training drains them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ..probes.budget import TimeBudget
 from ..probes.capture import capture_activations
 
 BUDGET = 0.0025  # largest share of wall time re-captures driven by training may take
@@ -35,7 +37,8 @@ class SampleCapture:
     """
 
     def __init__(self, view: LiveView, inputs: torch.Tensor, interval: float) -> None:
-        self.view, self.inputs, self.interval = view, inputs, interval
+        self.view, self.inputs = view, inputs
+        self.timing = TimeBudget(interval, BUDGET, clock=time.monotonic)
         self.key: Key | None = None
         self.value: torch.Tensor | None = None
         self.step = -1
@@ -43,15 +46,21 @@ class SampleCapture:
         self.captures = 0
         self.asked: Key | None = None
         self.asked_at = 0.0
-        self._captured_at = 0.0
-        self.cost = 0.0  # seconds the last capture took in the training thread
+
+    @property
+    def interval(self) -> float:
+        """Seconds between captures driven by training, at least."""
+        return self.timing.min_interval
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        self.timing.min_interval = seconds
 
     def update(self, key: Key, calls: int) -> None:
         """Ask for ``key`` if it is not what is cached or training moved on (pump thread)."""
-        # while training, at most every `interval` s and at most BUDGET of the time
-        wait = max(self.interval, self.cost / BUDGET)
-        moved = (self.view.session.step_count != self.step
-                 and time.monotonic() - self._captured_at >= wait)
+        session = self.view.session
+        # while training runs, as the time budget allows; otherwise it slows nothing down
+        moved = session.step_count != self.step and (self.timing.due() or session.state != "running")
         if (self.key != key or moved) and self.asked is None:
             self._ask(key, calls)
             self.view.deliver_answers()  # at once when no training loop is running
@@ -67,13 +76,13 @@ class SampleCapture:
         def work() -> tuple[torch.Tensor, int]:
             t0 = time.perf_counter()
             captured = capture_activations(model, inputs, [layer], {layer: calls})
-            self.cost = time.perf_counter() - t0
+            self.timing.record(time.perf_counter() - t0)
             return captured[layer][0], session.step_count
 
         def on_result(result: tuple[torch.Tensor, int]) -> None:
             self.asked, self.error = None, ""
             self.value, self.step = result
-            self.key, self._captured_at = key, time.monotonic()
+            self.key = key
             self.captures += 1
 
         def on_error(error: BaseException) -> None:
