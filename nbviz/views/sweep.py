@@ -20,7 +20,7 @@ from ..sweep.records import FINAL, TrialRecord
 from ..sweep.space import SweepSpaceError, coerce
 from ..sweep.sweep import Sweep
 from ..widgets import guarded
-from .base import close_tree, message_html
+from .base import claim_close, close_tree, message_html
 from .charts import BarChart
 from .pump import UiPump
 from .sweep_charts import ParallelCoordinates, TrialCurves
@@ -62,9 +62,9 @@ class SweepView(widgets.VBox):
     min_interval = 0.5  # seconds between refreshes: a few messages per second at most
 
     def __init__(self, sweep: Sweep) -> None:
-        super().__init__()
-        if not isinstance(sweep, Sweep):
+        if not isinstance(sweep, Sweep):  # before the widget exists: nothing left open
             raise TypeError(f"SweepView shows an nbviz.Sweep, got {type(sweep).__name__}")
+        super().__init__()
         self.sweep = sweep
         self.active = True
         self._closed = False
@@ -314,10 +314,9 @@ class SweepView(widgets.VBox):
         self.active = active and not self._closed
 
     def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+        """Stop refreshing and close every widget (safe to call twice)."""
+        if not claim_close(self, "_lock"):
+            return
         self.active = False
         self.pump.unregister(self)
         for widget in list(self.trial_box.children):
