@@ -129,6 +129,13 @@ class SweepView(widgets.VBox):
     def _picked(self) -> TrialRecord | None:
         return self.sweep.records.trials.get(self.trial_pick.value)
 
+    def _picked_or_say(self, what: str = "first") -> TrialRecord | None:
+        """The picked trial, or None after asking the user to pick one (``what`` for)."""
+        record = self._picked()
+        if record is None:
+            self._say(f"pick a trial {what}", "warning")
+        return record
+
     def _run(self) -> None:
         try:
             self.sweep.start()
@@ -137,19 +144,18 @@ class SweepView(widgets.VBox):
         self.poke()
 
     def _stop_trial(self) -> None:
-        record = self._picked()
+        record = self._picked_or_say()
         if record is None:
-            self._say("pick a trial first", "warning")
-        elif record.state in FINAL:
+            return
+        if record.state in FINAL:
             self._say(f"trial {record.number} already ended ({record.state})", "warning")
         else:
             self.sweep.stop_trial(record.number)
             self._say(f"stopping trial {record.number}")
 
     def _clone(self) -> None:
-        record = self._picked()
+        record = self._picked_or_say("to clone first")
         if record is None:
-            self._say("pick a trial to clone first", "warning")
             return
         try:
             changes = parse_changes(self.changes.value)
@@ -164,9 +170,8 @@ class SweepView(widgets.VBox):
         self._say(f"cloned trial {record.number} with {changes}: it runs next")
 
     def _ask_dashboard(self) -> None:
-        record = self._picked()
+        record = self._picked_or_say()
         if record is None:
-            self._say("pick a trial first", "warning")
             return
         with self._lock:
             self._dashboard_asked = record.number
