@@ -37,6 +37,7 @@ class TrainingControl:
         self._in_checkpoint_thread: int | None = None
         self.waiting = False  # True while the loop is blocked in a pause
         self.commands_run = 0  # bumps whenever queued commands ran (they may change the model)
+        self.pauses = 0  # bumps whenever the loop resumes from a pause (the model may have changed)
 
     # ---- requests, safe from any thread -------------------------------------------------
     def pause(self) -> None:
@@ -124,7 +125,7 @@ class TrainingControl:
         Raises:
             StopTraining: when Stop was requested.
         """
-        announced = False
+        announced = waited = False
         while True:
             self.run_pending()
             with self._cond:
@@ -135,8 +136,10 @@ class TrainingControl:
                     self._steps_left = None
                 if not self._paused:
                     self.waiting = False
+                    if waited:
+                        self.pauses += 1
                     return
-                self.waiting = True
+                waited = self.waiting = True
                 if not announced and on_pause is not None:
                     announced = True
                     self._cond.release()

@@ -23,6 +23,7 @@ from .autosave import AutoSave
 from .base import SessionBase
 from .batches import BatchFormat, to_device
 from .control import StopTraining
+from .norm_stats import NormStatsBackup
 
 MAX_EPOCHS = 1_000_000
 
@@ -194,9 +195,7 @@ class TrainingSession(SessionBase):
         self._loop_alive = False
         self._end_state = "idle"
         self._default_loss = loss_fn is None
-        self._norm_backup: list[torch.Tensor] = []
-        self._norm_list: list[torch.Tensor] = []
-        self._norm_key: tuple[int, int] | None = None
+        self._norm = NormStatsBackup()  # BatchNorm statistics, put back after a failed step
         self._initial = self._capture_state()
         if not isinstance(tune_allocator, bool):
             raise TypeError(f"tune_allocator must be True or False, got {tune_allocator!r}")
@@ -337,6 +336,7 @@ class TrainingSession(SessionBase):
     # ---- the training thread ---------------------------------------------------------------
     def _run(self) -> None:
         end_state = "finished"
+        self._norm.forget()  # the model may have changed since the last run
         self._fire("on_train_start")
         try:
             while self.epoch < self.epochs:
@@ -384,17 +384,17 @@ class TrainingSession(SessionBase):
             inputs, targets = self._split_batch(batch)
             inputs, targets = to_device(inputs, device), to_device(targets, device)
             optimizer.zero_grad(set_to_none=True)
-            self._save_norm_stats()
+            self._norm.save(self.model, self._norm_moments())
             outputs = self._forward(inputs)
             try:
                 loss = self._loss(outputs, targets)
             except Exception:
-                self._restore_norm_stats()  # the failed step leaves no trace in the model
+                self._norm.restore()  # the failed step leaves no trace in the model
                 raise
             # the one host sync per step: a non-finite loss must stop the step before it applies
             loss_value = loss.item()
             if not math.isfinite(loss_value):
-                self._restore_norm_stats()  # a NaN batch must not poison BatchNorm's statistics
+                self._norm.restore()  # a NaN batch must not poison BatchNorm's statistics
                 self._on_non_finite_loss(loss_value)
                 continue
             loss.backward()
@@ -444,36 +444,15 @@ class TrainingSession(SessionBase):
             raise TypeError(_default_loss_message(self.model, outputs))
         return self.loss_fn(outputs, targets)
 
+    def _norm_moments(self) -> tuple[int, int, int]:
+        """Counters that move when the model may have changed outside a registration hook's
+        sight (see :mod:`nbviz.session.norm_stats`): a new epoch, commands run, a pause."""
+        control = self.control
+        return self.epoch, control.commands_run, control.pauses
+
     def _norm_buffers(self) -> list[torch.Tensor]:
-        """The normalisation layers' buffers, found again only when the model may have changed
-        (a new epoch, or commands run at a batch boundary), not walked every step."""
-        key = (self.epoch, self.control.commands_run)
-        if self._norm_key != key:
-            self._norm_list = [b for m in self.model.modules()
-                               if isinstance(m, nn.modules.batchnorm._NormBase)
-                               for b in m.buffers(recurse=False)]
-            self._norm_key = key
-        return self._norm_list
-
-    def _save_norm_stats(self) -> None:
-        """Copy the normalisation layers' running statistics (small) before a forward pass."""
-        buffers, backup = self._norm_buffers(), self._norm_backup
-        if not buffers:
-            return
-        if len(backup) == len(buffers) and all(
-                a.shape == b.shape and a.dtype == b.dtype and a.device == b.device
-                for a, b in zip(backup, buffers, strict=True)):
-            with torch.no_grad():
-                torch._foreach_copy_(backup, buffers)  # one op for all, not one per buffer
-        else:
-            self._norm_backup = [b.detach().clone() for b in buffers]
-
-    def _restore_norm_stats(self) -> None:
-        buffers = self._norm_buffers()
-        if buffers and len(buffers) == len(self._norm_backup):
-            with torch.no_grad():
-                for saved, buffer in zip(self._norm_backup, buffers, strict=True):
-                    buffer.copy_(saved)
+        """The normalisation layers' buffers, walked again only when the model may have changed."""
+        return self._norm.buffers(self.model, self._norm_moments())
 
     def _on_non_finite_loss(self, value: float) -> None:
         self.control.pause()

@@ -83,6 +83,22 @@ def close_tree(root: widgets.Widget) -> None:
         widgets.Widget.close(widget)
 
 
+def claim_close(widget: Any, lock_name: str) -> bool:
+    """The start of an idempotent ``close``: True for the first call, which sets
+    ``widget._closed`` under the widget's lock named ``lock_name``; False for any later one.
+    A widget whose ``__init__`` failed before it made that lock is closed bare here, also
+    False (ipywidgets calls ``close`` from ``__del__``, so half-built widgets get here too)."""
+    lock = getattr(widget, lock_name, None)
+    if lock is None:
+        widgets.Widget.close(widget)
+        return False
+    with lock:
+        if widget._closed:
+            return False
+        widget._closed = True
+        return True
+
+
 class _ViewType(type(widgets.VBox)):  # type: ignore[misc]
     """Marks a view ready once its whole constructor (the subclass's too) has returned."""
 
@@ -180,14 +196,8 @@ class LiveView(widgets.VBox, metaclass=_ViewType):
 
     def close(self) -> None:
         """Stop refreshing, release hooks and close every widget of the view (idempotent)."""
-        lock = getattr(self, "_close_lock", None)
-        if lock is None:  # __init__ failed before the view was set up
-            widgets.Widget.close(self)
+        if not claim_close(self, "_close_lock"):
             return
-        with lock:
-            if self._closed:
-                return
-            self._closed = True
         self.active = False
         self.context.pump.unregister(self)
         with self._answers_lock:

@@ -29,8 +29,9 @@ from ..widgets import guarded
 from ..widgets.canvas import COLORMAPS
 from ..widgets.image_grid import ImageGrid
 from ..widgets.images import image_tiles, to_uint8
-from .base import LiveView, message_html
+from .base import message_html
 from .links import ControlLink
+from .probe_sample import ProbeSampleView, check_probe_size
 from .sample_capture import SampleCapture
 
 NORMALISATIONS = ("channel", "layer")
@@ -49,17 +50,11 @@ def default_layer(layers: list[LayerInfo]) -> str:
     return layers[0].name
 
 
-def check_probe_size(probe_size: object) -> int:
-    if isinstance(probe_size, bool) or not isinstance(probe_size, int) or not 1 <= probe_size <= 1024:
-        raise ValueError(f"probe_size must be a whole number 1..1024, got {probe_size!r}")
-    return probe_size
-
-
 def labelled(title: str, widget: widgets.Widget) -> widgets.VBox:
     return widgets.VBox([widgets.HTML(f"<b>{title}</b>"), widget])
 
 
-class FeatureMaps(LiveView):
+class FeatureMaps(ProbeSampleView):
     """Feature maps of one layer for one probe image: input, selected channel, all channels.
 
     Args:
@@ -81,7 +76,6 @@ class FeatureMaps(LiveView):
 
     layer = traitlets.Unicode()
     channel = traitlets.Int(0)
-    sample = traitlets.Int(0)
     normalise = traitlets.Enum(NORMALISATIONS, default_value="channel")
     colormap = traitlets.Enum(COLORMAPS, default_value="viridis")
 
@@ -125,7 +119,7 @@ class FeatureMaps(LiveView):
             raise ValueError(f"{start!r} is not a layer with spatial output of "
                              f"{type(self.session.model).__name__}; choose one of: "
                              f"{', '.join(list(self.layers)[:12])}")
-        self._inputs, self._targets = self.session.probe_batch(probe_size)
+        self._take_probe(probe_size)
         self._lock = threading.Lock()
         self._refreshing = threading.Lock()
         self._note = ""
@@ -135,7 +129,6 @@ class FeatureMaps(LiveView):
         self._sent: dict[str, Any] = {}
         self.set_trait("layer", start)
         self.channel = min(self.selection.channel, max(self.layers[start].channels - 1, 0))
-        self.sample = min(self.selection.sample, len(self._inputs) - 1)
         self.normalise, self.colormap = normalise, colormap
         self._build(tile_size)
         self.observe(self._on_state, names=["layer", "channel", "sample", "normalise", "colormap"])
@@ -150,8 +143,7 @@ class FeatureMaps(LiveView):
         self.channel_slider = guarded.IntSlider(value=self.channel, min=0,
                                                 max=max(self.layers[self.layer].channels - 1, 0),
                                                 description="channel", continuous_update=True)
-        self.sample_slider = guarded.IntSlider(value=self.sample, min=0, max=len(self._inputs) - 1,
-                                               description="sample")
+        self.sample_slider = self._sample_slider()
         self.normalise_toggle = guarded.ToggleButtons(
             options=[("per channel", "channel"), ("per layer", "layer")], value=self.normalise,
             description="scale", style={"button_width": "110px"})
@@ -196,13 +188,6 @@ class FeatureMaps(LiveView):
         value, high = proposal["value"], self.layers[self.layer].channels - 1
         if not 0 <= value <= high:
             raise traitlets.TraitError(f"channel {value!r} is outside 0..{high}")
-        return value
-
-    @traitlets.validate("sample")
-    def _valid_sample(self, proposal: traitlets.Bunch) -> int:
-        value, high = proposal["value"], len(self._inputs) - 1
-        if not 0 <= value <= high:
-            raise traitlets.TraitError(f"sample {value!r} is outside 0..{high}")
         return value
 
     def select(self, layer: str | None = None, channel: int | None = None, sample: int | None = None,

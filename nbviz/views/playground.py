@@ -31,7 +31,7 @@ import ipywidgets as widgets
 from ..datasets.toy2d import TOY2D_KINDS, toy2d
 from ..session.session import TrainingSession
 from ..widgets import guarded
-from .base import close_tree, message_html
+from .base import claim_close, close_tree, message_html
 from .context import context_for
 from .curves import TrainingCurves
 from .decision_boundary import DecisionBoundary
@@ -361,14 +361,8 @@ class Playground(widgets.VBox):
 
     def close(self) -> None:
         """Stop training and close every widget (safe to call twice)."""
-        lock = getattr(self, "_lock", None)
-        if lock is None:
-            widgets.Widget.close(self)
+        if not claim_close(self, "_lock"):
             return
-        with lock:
-            if self._closed:
-                return
-            self._closed = True
         with self._run_lock:
             self._applier.detach()
             self._release()

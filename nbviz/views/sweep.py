@@ -20,7 +20,7 @@ from ..sweep.records import FINAL, TrialRecord
 from ..sweep.space import SweepSpaceError, coerce
 from ..sweep.sweep import Sweep
 from ..widgets import guarded
-from .base import close_tree, message_html
+from .base import claim_close, close_tree, message_html
 from .charts import BarChart
 from .pump import UiPump
 from .sweep_charts import ParallelCoordinates, TrialCurves
@@ -62,9 +62,9 @@ class SweepView(widgets.VBox):
     min_interval = 0.5  # seconds between refreshes: a few messages per second at most
 
     def __init__(self, sweep: Sweep) -> None:
-        super().__init__()
-        if not isinstance(sweep, Sweep):
+        if not isinstance(sweep, Sweep):  # before the widget exists: nothing left open
             raise TypeError(f"SweepView shows an nbviz.Sweep, got {type(sweep).__name__}")
+        super().__init__()
         self.sweep = sweep
         self.active = True
         self._closed = False
@@ -129,6 +129,13 @@ class SweepView(widgets.VBox):
     def _picked(self) -> TrialRecord | None:
         return self.sweep.records.trials.get(self.trial_pick.value)
 
+    def _picked_or_say(self, what: str = "first") -> TrialRecord | None:
+        """The picked trial, or None after asking the user to pick one (``what`` for)."""
+        record = self._picked()
+        if record is None:
+            self._say(f"pick a trial {what}", "warning")
+        return record
+
     def _run(self) -> None:
         try:
             self.sweep.start()
@@ -137,19 +144,18 @@ class SweepView(widgets.VBox):
         self.poke()
 
     def _stop_trial(self) -> None:
-        record = self._picked()
+        record = self._picked_or_say()
         if record is None:
-            self._say("pick a trial first", "warning")
-        elif record.state in FINAL:
+            return
+        if record.state in FINAL:
             self._say(f"trial {record.number} already ended ({record.state})", "warning")
         else:
             self.sweep.stop_trial(record.number)
             self._say(f"stopping trial {record.number}")
 
     def _clone(self) -> None:
-        record = self._picked()
+        record = self._picked_or_say("to clone first")
         if record is None:
-            self._say("pick a trial to clone first", "warning")
             return
         try:
             changes = parse_changes(self.changes.value)
@@ -164,9 +170,8 @@ class SweepView(widgets.VBox):
         self._say(f"cloned trial {record.number} with {changes}: it runs next")
 
     def _ask_dashboard(self) -> None:
-        record = self._picked()
+        record = self._picked_or_say()
         if record is None:
-            self._say("pick a trial first", "warning")
             return
         with self._lock:
             self._dashboard_asked = record.number
@@ -314,10 +319,9 @@ class SweepView(widgets.VBox):
         self.active = active and not self._closed
 
     def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+        """Stop refreshing and close every widget (safe to call twice)."""
+        if not claim_close(self, "_lock"):
+            return
         self.active = False
         self.pump.unregister(self)
         for widget in list(self.trial_box.children):

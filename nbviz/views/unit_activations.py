@@ -22,15 +22,16 @@ import traitlets
 from ..probes.capture import DEFAULT_TIMEOUT
 from ..widgets import guarded
 from ..widgets.image_grid import ImageGrid
-from .base import LiveView, message_html
-from .feature_maps import check_probe_size, input_tile, labelled
+from .base import message_html
+from .feature_maps import input_tile, labelled
 from .links import ControlLink
+from .probe_sample import ProbeSampleView, check_probe_size
 from .sample_capture import SampleCapture
 
 MAX_UNITS = 4096  # more bars than this would not be readable (nor cheap to draw)
 
 
-class UnitActivations(LiveView):
+class UnitActivations(ProbeSampleView):
     """Bars of a vector layer's units for one probe sample, next to the sample itself.
 
     Args:
@@ -45,7 +46,6 @@ class UnitActivations(LiveView):
     """
 
     layer = traitlets.Unicode()
-    sample = traitlets.Int(0)
 
     min_interval = 0.25
     train_interval = 0.5
@@ -72,9 +72,8 @@ class UnitActivations(LiveView):
         if start not in self.layers:
             raise ValueError(f"{start!r} is not a layer with vector output; choose one of: "
                              f"{', '.join(names[:12])}")
-        self._inputs, self._targets = self.session.probe_batch(probe_size)
+        self._take_probe(probe_size)
         self.set_trait("layer", start)
-        self.sample = min(self.context.selection.sample, len(self._inputs) - 1)
         self._capture = SampleCapture(self, self._inputs, self.train_interval)
         self._drawn: tuple | None = None
         self._build()
@@ -85,8 +84,7 @@ class UnitActivations(LiveView):
             options=[(f"{name}  ({info.type}, {info.output_shape[0]} units)", name)
                      for name, info in self.layers.items()],
             value=self.layer, description="layer", layout=widgets.Layout(width="420px", max_width="100%"))
-        self.sample_slider = guarded.IntSlider(value=self.sample, min=0, max=len(self._inputs) - 1,
-                                               description="sample")
+        self.sample_slider = self._sample_slider()
         lock = self.context.state_lock
         self._links = [ControlLink(self.layer_select, self, "layer", lock),
                        ControlLink(self.sample_slider, self, "sample", lock)]
@@ -112,13 +110,6 @@ class UnitActivations(LiveView):
         if proposal["value"] not in self.layers:
             raise traitlets.TraitError(f"{proposal['value']!r} is not a vector layer this view shows")
         return proposal["value"]
-
-    @traitlets.validate("sample")
-    def _valid_sample(self, proposal: traitlets.Bunch) -> int:
-        value, high = proposal["value"], len(self._inputs) - 1
-        if not 0 <= value <= high:
-            raise traitlets.TraitError(f"sample {value!r} is outside 0..{high}")
-        return value
 
     def refresh(self) -> None:
         self.deliver_answers()
