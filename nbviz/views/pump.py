@@ -39,7 +39,7 @@ class PumpedView(Protocol):
     """What the pump needs of a view."""
 
     active: bool  # False while hidden (a tab not shown) or closed
-    min_interval: float  # seconds between two refreshes of this view
+    min_interval: float  # seconds between two refreshes of this view (on average: see on_grid)
 
     def tick(self) -> None:
         """Bring the widgets up to date; called from the pump thread only."""
