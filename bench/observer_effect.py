@@ -55,6 +55,36 @@ from nbviz.views.context import context_for  # noqa: E402
 ALL_MODES = ("thread", "session", "dashboard", "all tabs", "tensorboard", "wandb")
 
 
+class ThreadMeter(Meter):
+    """A Meter that also reads the CPU time of the thread it runs in (the training thread's
+    own work, which other processes on the machine barely change: the "thr.cpu" column)."""
+
+    def start(self) -> None:
+        self._thread0 = time.thread_time()
+        super().start()
+
+    def stop(self, steps: int) -> Reading:
+        reading = super().stop(steps)
+        reading.thread_cpu = time.thread_time() - self._thread0  # type: ignore[attr-defined]
+        return reading
+
+
+def _cpu_clock(thread: threading.Thread | None) -> int | None:
+    """The CPU-time clock of another thread (None if it has none)."""
+    return None if thread is None or thread.ident is None else time.pthread_getcpuclockid(thread.ident)
+
+
+def _read(clock: int | None) -> float:
+    try:
+        return time.clock_gettime(clock) if clock is not None else float("nan")
+    except OSError:  # the thread ended
+        return float("nan")
+
+
+def thread_cpu_ms(reading: Reading) -> float:
+    return 1e3 * getattr(reading, "thread_cpu", float("nan")) / max(reading.steps, 1)
+
+
 class Mode:
     """One way of training; ``run(n, warmup)`` trains warmup + n steps, measures the last n."""
 
@@ -65,6 +95,7 @@ class Mode:
         self.cursor = 0
         self.comm_rates: list[float] = []
         self.pump_shares: list[float] = []
+        self.pump_cpu: list[float] = []  # CPU seconds of the UI pump thread per second
 
     def batches(self, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
         out = [self.work.batches[(self.cursor + i) % len(self.work.batches)] for i in range(n)]
@@ -83,7 +114,7 @@ class Plain(Mode):
 
     def run(self, n: int, warmup: int) -> Reading:
         plain_loop(self.work, self.batches(warmup))
-        meter = Meter()
+        meter = ThreadMeter()
         meter.start()
         plain_loop(self.work, self.batches(n))
         return meter.stop(n)
@@ -105,7 +136,7 @@ class Clock(nbviz.Callback):
 
     def __init__(self) -> None:
         self.start_step = self.end_step = 0
-        self.meter = Meter()
+        self.meter = ThreadMeter()
         self.reading: Reading | None = None
         self.done = threading.Event()
 
@@ -142,6 +173,8 @@ class Session(Mode):
         self.recorder.reset()
         pump = context_for(self.session).pump
         busy0, t0 = pump.busy_seconds, time.perf_counter()
+        pump_clock = _cpu_clock(pump._thread) if board is not None else None
+        pump_cpu0 = _read(pump_clock)
         start = self.session.step_count
         self.clock.arm(start + warmup, start + warmup + n)
         self.session.step(warmup + n)
@@ -150,6 +183,7 @@ class Session(Mode):
         if board is not None:
             self.comm_rates.append(self.recorder.rate())
             self.pump_shares.append((pump.busy_seconds - busy0) / elapsed)
+            self.pump_cpu.append((_read(pump_clock) - pump_cpu0) / elapsed)
         while not self.session.control.waiting:  # the run pauses after its n steps
             time.sleep(0.005)
         if board is not None:
@@ -195,7 +229,7 @@ class LoggerMode(Mode):
 
     def run(self, n: int, warmup: int) -> Reading:
         self.loop(self.batches(warmup))
-        meter = Meter()
+        meter = ThreadMeter()
         meter.start()
         self.loop(self.batches(n))
         return meter.stop(n)
@@ -281,11 +315,13 @@ def report(args: argparse.Namespace, modes: list[Mode], readings: dict[str, list
           f"{args.rounds} rounds of pairs, {args.steps} measured steps after {args.warmup} warm-up, "
           f"MNIST CNN batch 64, {torch.get_num_threads()} torch threads; allocator: {note}")
     head = (f"{'mode':>12} {'samples/s':>9} {'ratio [95% CI]':>22} {'ms/step':>8} {'cpu ms':>7} "
+            f"{'thr.cpu':>7} "
             f"{'faults':>7} {'thr.flt':>7} {'vcsw':>6} {'ivcsw':>6}  extra")
     print(head)
     for name in ["plain", *[m.name for m in modes]]:
         rs = readings[name]
         per = {k: statistics.median(r.per_step()[k] for r in rs) for k in rs[0].per_step()}
+        per["thread_cpu_ms"] = statistics.median(thread_cpu_ms(r) for r in rs)
         speed = 1e3 * 64 / per["ms"]
         if name == "plain":
             ratio = f"{'1 (baseline)':>22}"
@@ -296,12 +332,16 @@ def report(args: argparse.Namespace, modes: list[Mode], readings: dict[str, list
         extra = ""
         if mode is not None and mode.comm_rates:
             extra = (f"comm {statistics.median(mode.comm_rates):.1f}/s, UI pump busy "
-                     f"{100 * statistics.median(mode.pump_shares):.2f}% of wall")
+                     f"{100 * statistics.median(mode.pump_shares):.2f}% of wall, CPU "
+                     f"{1e3 * statistics.median(mode.pump_cpu):.2f} ms/s")
         print(f"{name:>12} {speed:9.0f} {ratio:>22} {per['ms']:8.2f} {per['cpu_ms']:7.2f} "
+              f"{per['thread_cpu_ms']:7.2f} "
               f"{per['minflt']:7.1f} {per['thread_minflt']:7.1f} {per['vcsw']:6.1f} "
               f"{per['ivcsw']:6.1f}  {extra}")
     print("ratio: samples/s of the mode / of the plain main-thread loop in the same pair "
           "(median, bootstrap CI); per step, medians over rounds: ms wall, process CPU ms, "
+          "CPU ms of the training thread alone (thr.cpu; the rest of cpu ms is torch's worker "
+          "threads, the UI pump and the kernel's), "
           "minor page faults (process; thr.flt: the training thread alone), voluntary and "
           "involuntary context switches. Budget: session, dashboard, all tabs >= 0.99.")
 

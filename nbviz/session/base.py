@@ -50,7 +50,8 @@ class SessionBase(abc.ABC):
         self.status_message = ""
         self.error: BaseException | None = None
         self.error_traceback: str | None = None
-        self._callbacks: list[Callback | Any] = []
+        self._callbacks: list[Callback | Any] = []  # replaced, never mutated: see _hooks
+        self._hook_cache: tuple[list[Any], dict[str, list[tuple[Any, Callable[..., Any]]]]] = ([], {})
         self.lr_schedulers: list[Any] = []  # rescaled when the lr is changed (see set_hyperparameter)
         self._model_lock = threading.RLock()
         self._requests_lock = threading.Lock()
@@ -205,11 +206,28 @@ class SessionBase(abc.ABC):
         with self._model_lock:
             self._callbacks = [c for c in self._callbacks if c is not callback]
 
+    def _hooks(self, hook: str) -> list[tuple[Any, Callable[..., Any]]]:
+        """(callback, bound method) of every callback that implements ``hook``, found once per
+        set of callbacks: a step fires two hooks, and looking each method up on every callback
+        (most inherit Callback's no-ops) was per-step work for nothing."""
+        callbacks = self._callbacks
+        cached, found = self._hook_cache
+        if cached is not callbacks:
+            found = {}
+            self._hook_cache = (callbacks, found)
+        methods = found.get(hook)
+        if methods is None:
+            no_op = getattr(Callback, hook, None)
+            methods = []
+            for callback in callbacks:
+                method = getattr(callback, hook, None)
+                if method is not None and (no_op is None or getattr(method, "__func__", None) is not no_op):
+                    methods.append((callback, method))
+            found[hook] = methods
+        return methods
+
     def _fire(self, hook: str, *args: Any) -> None:
-        for callback in self._callbacks:
-            method = getattr(callback, hook, None)
-            if method is None:
-                continue
+        for callback, method in self._hooks(hook):
             try:
                 method(self, *args)
             except Exception as exc:  # a broken view must never stop training

@@ -29,6 +29,9 @@ class BatchFormat:
         Raises:
             BatchFormatError: naming what the batch is and how to make it fit.
         """
+        if type(batch) is tuple or type(batch) is list:  # the usual DataLoader batch, checked first
+            if len(batch) >= 2 and isinstance(batch[0], torch.Tensor) and isinstance(batch[1], torch.Tensor):
+                return batch[0], batch[1]
         if isinstance(batch, Mapping):
             missing = [k for k in (self.input_key, self.target_key) if k not in batch]
             if missing:

@@ -108,6 +108,8 @@ class TrainingControl:
 
     def batch_done(self) -> None:
         """Count one trained batch towards a pending ``step(n)``."""
+        if not self._steps_left:  # no step(n) pending (the common case): no lock taken
+            return
         with self._cond:
             if self._steps_left:
                 self._steps_left -= 1
@@ -125,6 +127,11 @@ class TrainingControl:
         Raises:
             StopTraining: when Stop was requested.
         """
+        if not (self._paused or self._stop or self._steps_left == 0) and self._commands.empty():
+            # the common case, read without the lock: a request arriving just after this is
+            # seen at the next batch boundary, as if it had come a moment later
+            self.waiting = False
+            return
         announced = waited = False
         while True:
             self.run_pending()

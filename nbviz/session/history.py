@@ -120,6 +120,7 @@ class History:
         self.events: list[Event] = []
         self.dropped_events = 0
         self.version = 0
+        self.events_version = 0  # bumps when the events change (views rescan them only then)
 
     def _series(self, name: str) -> BoundedSeries:
         series = self.series.get(name)
@@ -146,6 +147,7 @@ class History:
                 del self.events[self.max_events // 2]
                 self.dropped_events += 1
             self.version += 1
+            self.events_version += 1
         return event
 
     def get(self, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -179,6 +181,7 @@ class History:
             self.events.clear()
             self.dropped_events = 0
             self.version += 1
+            self.events_version += 1
 
     def state_dict(self) -> dict[str, Any]:
         with self.lock:
@@ -194,3 +197,4 @@ class History:
             self.series = {k: BoundedSeries.from_state_dict(v) for k, v in state["series"].items()}
             self.events = [Event(**e) for e in state["events"]]
             self.version += 1
+            self.events_version += 1

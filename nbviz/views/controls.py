@@ -36,6 +36,9 @@ def three_digits(value: float) -> float:
 
 
 def format_duration(seconds: float | None) -> str:
+    """A time left as people say it: seconds below a minute, then 10 s steps, whole minutes
+    from 10 min on (an estimate has no more precision, and a label that changes at every
+    refresh is one more comm message each time)."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return "?"
     if seconds > 1e8:
@@ -43,9 +46,12 @@ def format_duration(seconds: float | None) -> str:
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
+    if seconds < 600:
+        minutes, seconds = divmod(int(round(seconds, -1)), 60)
+        return f"{minutes} min {seconds:02d} s" if seconds else f"{minutes} min"
+    minutes = int(round(seconds / 60))
     if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
+        return f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes:02d} min"
 
@@ -70,10 +76,13 @@ class ControlBar(LiveView):
     apart per thread.
     """
 
-    min_interval = 0.25
+    # twice a second while training runs (each refresh sends the step counter), and at once
+    # after a click on the bar (see :meth:`poke`)
+    min_interval = 0.5
 
     def __init__(self, session: SessionBase) -> None:
         super().__init__(session)
+        self._inputs: tuple[Any, ...] | None = None  # what the last refresh showed, see refresh
         button = widgets.Layout(width="auto", min_width="fit-content")
         self.start_button = widgets.Button(description="Start", icon="play", button_style="success",
                                            tooltip="Start or resume training", layout=button)
@@ -120,9 +129,9 @@ class ControlBar(LiveView):
             self.status, self.error]
         self.add_class("nbviz-controls")
         self.start_button.on_click(self._on_start)
-        self.pause_button.on_click(lambda _: self.session.pause())
+        self.pause_button.on_click(self._on_pause)
         self.step_button.on_click(self._on_step)
-        self.stop_button.on_click(lambda _: self.session.request_stop())
+        self.stop_button.on_click(self._on_stop)
         self.lr_slider.observe(self._on_lr_slider, names="value")
         self.lr_field.observe(self._on_lr, names="value")
         self.epochs_field.observe(self._on_epochs, names="value")
@@ -147,11 +156,24 @@ class ControlBar(LiveView):
             self._say(str(exc), "warning")
         self.poke()
 
+    def _on_pause(self, _: Any) -> None:
+        self.session.pause()
+        self.poke()
+
+    def _on_stop(self, _: Any) -> None:
+        self.session.request_stop()
+        self.poke()
+
     def _on_step(self, _: Any) -> None:
         try:
             self.session.step(int(self.step_count_field.value))
         except (RuntimeError, ValueError) as exc:
             self._say(str(exc), "warning")
+        self.poke()
+
+    def poke(self) -> None:
+        """Refresh at the pump's next wake-up, not after ``min_interval``: a click shows at once."""
+        self.context.pump.poke(self)
 
     def _on_lr_slider(self, change: dict[str, Any]) -> None:
         if not self._is_echo():
@@ -200,10 +222,17 @@ class ControlBar(LiveView):
     def refresh(self) -> None:
         session = self.session
         state = session.state
-        history = session.history
         step = session.step_count
-        rate = history.last("samples_per_sec")
+        rate = session.history.last("samples_per_sec")
+        if rate:
+            rate = float(f"{rate:.3g}")  # 3 digits: noise in the 4th must not resend the label
         total = total_steps(session)
+        lr = session.lr
+        inputs = (state, step, rate, total, session.epoch, session.epochs, session.batch_size,
+                  session.steering, session.status_message, session.error, lr, self._notice)
+        if inputs == self._inputs:  # nothing shown here changed: nothing to compute or send
+            return
+        self._inputs = inputs
         fraction = min(step / total, 1.0) if total else 0.0
         parts = [f"epoch {min(session.epoch + (state in ('running', 'paused')), session.epochs or 10**9)}"
                  + (f"/{session.epochs}" if session.epochs else "")]
@@ -232,7 +261,6 @@ class ControlBar(LiveView):
             error_html = (f"<details open><summary><b>Training failed:</b> "
                           f"{html.escape(str(session.error))}</summary>"
                           f"<pre>{html.escape(session.error_traceback or '')}</pre></details>")
-        lr = session.lr
         with self.hold_sync():
             self._set(self.progress, "value", round(fraction, 3))
             self._set(self.step_label, "value", f"step {step}")
