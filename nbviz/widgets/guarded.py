@@ -5,11 +5,18 @@ a FloatText, a number past a slider's end is clamped to it, ``null`` reaches a D
 ``index=None``). These subclasses look at the raw value in :meth:`set_state`: a refused
 value never reaches the trait, the front end is sent the value in force again, and
 ``on_refused`` (if set) hears why. Values set from Python are not affected.
+
+They are also safe when comm messages for one widget arrive on several threads at once
+(ipykernel 7 subshells) while the UI pump writes it: ipywidgets keeps one "property lock"
+per widget (the state the front end just sent, so it is not echoed back), and a second
+thread resetting or reading it mid-way raised KeyError inside ipywidgets. Here each thread
+has its own, and messages for one widget are applied one at a time.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -62,7 +69,25 @@ class Guarded:
     def default_guards(self) -> dict[str, Check]:
         return {}
 
+    def _per_thread(self) -> threading.local:
+        # dict.setdefault is atomic: two threads never get two different objects
+        return self.__dict__.setdefault("_nbviz_per_thread", threading.local())
+
+    @property
+    def _property_lock(self) -> dict[str, Any]:
+        """ipywidgets' property lock, one per thread (it shadows the widget-wide one)."""
+        return getattr(self._per_thread(), "property_lock", {})
+
+    @_property_lock.setter
+    def _property_lock(self, value: dict[str, Any]) -> None:
+        self._per_thread().property_lock = value
+
     def set_state(self, sync_data: dict[str, Any]) -> None:
+        lock = self.__dict__.setdefault("_nbviz_set_state_lock", threading.RLock())
+        with lock:  # one message at a time per widget: traitlets' notification hold is not thread-safe
+            self._set_state(sync_data)
+
+    def _set_state(self, sync_data: dict[str, Any]) -> None:
         checks = {**self.default_guards(), **getattr(self, "guards", {})}
         refused = []
         for name, check in checks.items():
