@@ -141,8 +141,9 @@ class LiveView(widgets.VBox, metaclass=_ViewType):
         return self._closed
 
     def poke(self) -> None:
-        """Ask the pump to refresh soon (after a user action)."""
-        self.context.pump.poke()
+        """Ask the pump to refresh this view at its next wake-up (after a user action or an
+        answer), whatever its ``min_interval``: views poll rarely and still answer at once."""
+        self.context.pump.poke(self)
 
     def ask(self, work: Callable[[], T], on_result: Callable[[T], None],
             on_error: Callable[[BaseException], None] | None = None) -> Future:

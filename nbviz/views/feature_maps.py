@@ -79,7 +79,7 @@ class FeatureMaps(ProbeSampleView):
     normalise = traitlets.Enum(NORMALISATIONS, default_value="channel")
     colormap = traitlets.Enum(COLORMAPS, default_value="viridis")
 
-    min_interval = 0.05
+    min_interval = 0.5  # polling for training progress; clicks and captures poke at once
     train_interval = 0.5  # seconds between captures driven by training progress
 
     def __init__(self, session: Any, layer: str | None = None, probe_size: int = 16,
