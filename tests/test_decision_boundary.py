@@ -138,7 +138,7 @@ def test_view_draws_map_and_units_and_enlarges_a_clicked_unit():
         session.step(20)
         wait_until(lambda: session.state == "paused" and session.step_count == 20, 60)
         first = view.maps.probabilities.copy()
-        wait_until(lambda: (view.refresh(), view.maps.step == 20)[1], 30)
+        wait_until(lambda: (view.refresh(), view.maps.step == 20)[1], 60)
         assert not np.allclose(view.maps.probabilities, first)
     finally:
         view.close()

@@ -46,7 +46,7 @@ def train(views: str) -> tuple[dict[str, torch.Tensor], torch.Tensor, int, set[i
                 if cls not in ("FeatureMaps", "ModelStructure", "DecisionBoundary"):
                     opened.append(getattr(importlib.import_module(module), cls)(session))
         # hooks live only during a probe pass (checked where no probe of the pump can run)
-        session.run_at_batch_boundary(lambda: no_hooks_anywhere(session.model)).result(30)
+        session.run_at_batch_boundary(lambda: no_hooks_anywhere(session.model)).result(60)
     steps_seen: set[int] = set()
     stop = threading.Event()
 

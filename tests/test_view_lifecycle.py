@@ -73,7 +73,7 @@ def test_a_new_dashboard_of_the_same_run_retires_the_old_one():
     assert "newer dashboard" in old.children[0].value
     assert not new.controls.closed
     session.step(2)
-    session.wait(timeout=30) if not session.loop_active else None
+    session.wait(timeout=60) if not session.loop_active else None
     new.close()
     old.close()
 

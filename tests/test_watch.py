@@ -55,7 +55,7 @@ def test_pause_step_and_stop_from_the_dashboard_reach_a_threaded_loop():
     wait_until(lambda: viz.step_count >= 6)
     assert optimizer.param_groups[0]["lr"] == 0.02
     board.controls.stop_button.click()
-    viz.wait(timeout=20)
+    viz.wait(timeout=60)
     assert viz.state == "stopped" and viz.step_count < 48
     board.close()
 
@@ -71,7 +71,7 @@ def test_a_failing_loop_is_reported_and_reraised():
 
     viz.run_in_thread(broken)
     with pytest.raises(TrainingError, match="my bug"):
-        viz.wait(timeout=20)
+        viz.wait(timeout=60)
     assert viz.state == "failed" and viz.step_count == 3
 
 

@@ -254,9 +254,9 @@ def test_wait_drawn_returns_once_the_chosen_layer_is_on_the_heat_map() -> None:
     viz, _ = watched(model)
     view = Weights(viz)  # refreshed by the pump, as in a notebook
     try:
-        view.wait_drawn(timeout=30)
+        view.wait_drawn(timeout=60)
         view.layer.value = "fc2"
-        view.wait_drawn(timeout=30)
+        view.wait_drawn(timeout=60)
         assert view.ax is not None and view.ax.get_title().startswith("fc2.weight")
     finally:
         view.close()

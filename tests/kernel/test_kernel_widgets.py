@@ -79,9 +79,14 @@ def test_subshell_comm_messages_reach_the_loop_while_the_main_shell_is_busy(kern
     # ipykernel routes a widget's comm messages to the shell the widget last published from:
     # a dashboard displayed from the subshell is served there, even while the main shell is busy
     kernel.execute("board2 = nbviz.Dashboard(session, tabs=[]); display(board2); "
-                   "ids2 = {n: getattr(board2.controls, n).model_id for n in ids}", subshell)
-    busy = kernel.execute_async("import time; time.sleep(25); print('main shell done')")
-    time.sleep(0.5)
-    exercise_controls(kernel, 0.0123, subshell, ids_name="ids2")
-    assert not kernel.finished(busy), "the controls worked while the main shell was busy"
+                   "ids2 = {n: getattr(board2.controls, n).model_id for n in ids}; "
+                   "import threading; release_main = threading.Event(); main_busy = False", subshell)
+    # the main shell stays busy until the test releases it (a fixed sleep there raced a slow machine)
+    busy = kernel.execute_async("main_busy = True; release_main.wait(600); print('main shell done')")
+    try:
+        kernel.poll("main_busy", lambda v: v is True, subshell)
+        exercise_controls(kernel, 0.0123, subshell, ids_name="ids2")
+        assert not kernel.finished(busy), "the main shell was busy all along"
+    finally:
+        kernel.execute("release_main.set()", subshell)
     assert "main shell done" in kernel.wait_output(busy, timeout=60)
