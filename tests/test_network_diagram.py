@@ -188,6 +188,8 @@ def train(with_diagram: bool, steps: int = 24) -> tuple[dict[str, torch.Tensor],
         wait_until(lambda: diagram.canvas.count > 0 and boundary.maps.step == half, 60)
     session.step(steps - half)
     wait_until(lambda: session.state == "paused" and session.step_count == steps, 60)
+    if diagram is not None:  # and one at the end: at least two, whatever the refresher's speed
+        wait_until(lambda: boundary.maps.step == steps, 60)
     stop.set()
     drawn = 0
     if diagram is not None and boundary is not None:
