@@ -203,7 +203,7 @@ def test_slider_follows_the_newest_snapshot_after_a_layer_change() -> None:
     view.close()
 
 
-def test_heat_map_stays_bounded_on_a_long_run(mnist) -> None:
+def test_heat_map_stays_bounded_on_a_long_run(mnist, monkeypatch) -> None:
     from nbviz.views import param_histograms
 
     model, viz, opt, view = mnist
@@ -214,6 +214,8 @@ def test_heat_map_stays_bounded_on_a_long_run(mnist) -> None:
     assert len(heat.column) <= param_histograms.MAX_COLUMNS
     assert np.asarray(heat.color).size <= param_histograms.MAX_COLUMNS * param_histograms.GRID_BINS
     sent = heat.color
+    # the redraw interval outlasts the next steps however slow the machine (5 s did not, surely)
+    monkeypatch.setattr(param_histograms, "HEAT_INTERVAL", 3600.0)
     train(viz, opt, model, x, y, 5)
     settle(view, viz)
     assert heat.color is sent  # new snapshots redraw the heat map at most every few seconds
