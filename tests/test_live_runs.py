@@ -80,6 +80,10 @@ from nbviz.models import SmallCNN
 def test_leaks_a_run():
     nbviz.TrainingSession(SmallCNN(width=4), make_loader(), epochs=1000).start()
 
+def test_leaves_a_worker_thread():
+    import threading
+    threading.Thread(target=threading.Event().wait, args=(30,), name="nbviz-worker", daemon=True).start()
+
 def test_fails_and_leaks_a_run():
     nbviz.TrainingSession(SmallCNN(width=4), make_loader(), epochs=1000).start()
     assert False, "failed on purpose"
@@ -92,8 +96,10 @@ def test_the_suite_fails_a_passing_test_that_leaves_a_run_going(pytester, monkey
     pytester.makepyfile(test_leaky=LEAKY_TEST)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")]))
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=1, failed=1, errors=1)
+    result.assert_outcomes(passed=2, failed=1, errors=1, warnings=1)
     result.stdout.fnmatch_lines(["*test left a running session*TrainingSession running at step*"])
     # the failed test is cleaned up without a second report
     assert "failed on purpose" in result.stdout.str()
     assert "ERROR at teardown of test_fails_and_leaks_a_run" not in result.stdout.str()
+    # other nbviz threads still alive after a test are reported (not failed)
+    result.stdout.fnmatch_lines(["*test_leaves_a_worker_thread left nbviz threads running: nbviz-worker*"])
