@@ -63,7 +63,8 @@ def exercise_controls(kernel, lr, subshell_id=None, ids_name="ids"):
     kernel.click(ids["start_button"], subshell_id)  # resume
     seen = kernel.poll("seen[-3:]", lambda v: v[-1][0] > frozen + 3, subshell_id)
     assert all(v == pytest.approx(lr) for _, v in seen)
-    first_new = kernel.eval_json(f"[s for s, v in seen if v == {lr}][0]", subshell_id)
+    # (steps after the pause only: the kernel is shared, so an earlier test may have used lr too)
+    first_new = kernel.eval_json(f"[s for s, v in seen if v == {lr} and s > {frozen}][0]", subshell_id)
     assert first_new == frozen + 2  # the batch right after the change saw it
     kernel.click(ids["pause_button"], subshell_id)
     kernel.poll("session.state", lambda s: s == "paused", subshell_id)
