@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable
 
@@ -18,12 +19,26 @@ def make_loader(n: int = 256, batch_size: int = 16, seed: int = 0, shuffle: bool
                       generator=torch.Generator().manual_seed(seed))
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, what: str | None = None) -> None:
+    """Poll ``predicate`` until it holds.
+
+    ``timeout`` only guards against a hang (a loaded CI machine may be many times slower than
+    a quiet one), so it is generous; the failure names the condition (``what``, or the
+    predicate's source line) so that a timeout says what did not happen.
+    """
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
+            raise AssertionError(f"not reached within {timeout:g} s: {what or _describe(predicate)}")
         time.sleep(0.01)
+
+
+def _describe(predicate: Callable[[], bool]) -> str:
+    try:
+        source = inspect.getsource(predicate)
+    except (OSError, TypeError):
+        return repr(predicate)
+    return " ".join(source.split())[:400]
 
 
 def manual_step(model, optimizer, stats, run, x, y) -> None:

@@ -129,7 +129,7 @@ def test_session_helpers_run_between_batches_and_cache_discovery():
     session.start()
     inputs, _ = session.probe_batch(2)
     acts, step = session_activations(session, ["features.1"], inputs)
-    session.wait(30)
+    session.wait(60)
     assert acts["features.1"].shape == (2, 16, 14, 14)
     assert 0 <= step <= 8
     assert nbviz_hooks(session.model) == []

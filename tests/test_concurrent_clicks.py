@@ -171,7 +171,7 @@ def test_tabs_chosen_on_several_threads_are_built_by_the_ui_pump_once_each():
         for thread in threads:
             thread.join(60)
         chosen = board.tabs.selected_index
-        wait_until(lambda: chosen in board.views and board.views[chosen].active, timeout=30)
+        wait_until(lambda: chosen in board.views and board.views[chosen].active, timeout=60)
         assert builders and set(builders) == {"nbviz-ui-pump"}
         assert len(builders) == len(board.views) - 1  # each tab built once (Training is built in __init__)
         assert [i for i, view in board.views.items() if view.active] == [chosen]

@@ -138,7 +138,7 @@ def test_view_draws_map_and_units_and_enlarges_a_clicked_unit():
         session.step(20)
         wait_until(lambda: session.state == "paused" and session.step_count == 20, 60)
         first = view.maps.probabilities.copy()
-        wait_until(lambda: (view.refresh(), view.maps.step == 20)[1], 30)
+        wait_until(lambda: (view.refresh(), view.maps.step == 20)[1], 60)
         assert not np.allclose(view.maps.probabilities, first)
     finally:
         view.close()
@@ -167,6 +167,8 @@ def train(open_view: bool, steps: int = 30) -> tuple[dict[str, torch.Tensor], to
         wait_until(lambda: view.maps is not None and view.maps.step == half, 60)
     session.step(steps - half)
     wait_until(lambda: session.state == "paused" and session.step_count == steps, 60)
+    if view is not None:  # and one at the end: at least two, whatever the refresher's speed
+        wait_until(lambda: view.maps is not None and view.maps.step == steps, 60)
     stop.set()
     captures = 0
     if view is not None:

@@ -119,6 +119,6 @@ def test_plane_stops_between_chunks_once_cancelled_and_closing_the_view_waits_fo
     assert len(calls) == 3  # two chunks ran, the third was not started
     session = nbviz.TrainingSession(SmallCNN(), make_loader(64), make_loader(32, shuffle=False))
     view = DecisionPlane(session, [0, 1, 2])
-    wait_until(lambda: (view.deliver_answers(), view._worker is not None)[1], 30)
+    wait_until(lambda: (view.deliver_answers(), view._worker is not None)[1], 60)
     view.close()
     assert not view._worker.is_alive()

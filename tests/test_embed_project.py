@@ -48,10 +48,10 @@ def test_job_runs_in_background_and_reports_progress() -> None:
 def test_failure_keeps_previous_layout_and_reports() -> None:
     job = ProjectionJob()
     job.start(_blobs(), "pca")
-    job.wait(30)
+    job.wait(60)
     good = job.layout
     job.start(_blobs(), "tsne", init=np.zeros((5, 2)))  # wrong init shape fails in the thread
-    job.wait(30)
+    job.wait(60)
     state, _, layout, error, _ = job.snapshot()
     assert state == "failed" and "init must be the previous layout" in error
     assert layout is good and "Traceback" in job.traceback
@@ -64,12 +64,12 @@ def test_cancel_and_restart() -> None:
     started = threading.Event()
     job = ProjectionJob(on_update=lambda j: started.set() if j.partial is not None else None)
     job.start(_blobs(600), "tsne")
-    assert started.wait(30)  # a partial layout arrived: the scatter can animate
+    assert started.wait(60)  # a partial layout arrived: the scatter can animate
     assert job.snapshot()[2] is not None
     job.cancel(wait=True)
     assert job.snapshot()[0] == "cancelled" and job.layout is None
     job.start(_blobs(), "pca")  # a new run after a cancelled one
-    assert job.wait(30) and job.snapshot()[0] == "done"
+    assert job.wait(60) and job.snapshot()[0] == "done"
 
 
 def test_umap_path_with_a_stand_in_module(monkeypatch) -> None:
@@ -114,13 +114,13 @@ def test_warm_start_only_from_a_matching_layout(monkeypatch) -> None:
     X = _blobs()
     small = dict(perplexity=10, n_iter=30, early_exaggeration_iter=30)
     job.start(X, "pca", warm=True)  # nothing to warm from
-    job.wait(30)
+    job.wait(60)
     job.start(X, "tsne", warm=True, **small)  # the last layout is PCA's: fresh t-SNE
-    job.wait(30)
+    job.wait(60)
     job.start(X, "tsne", warm=True, **small)  # now warm
-    job.wait(30)
+    job.wait(60)
     job.start(X[:200], "tsne", warm=True, **small)  # other points: fresh
-    job.wait(30)
+    job.wait(60)
     assert inits == [None, None, (300, 2), None]
     assert job.layout_method == "tsne" and job.layout.shape == (200, 2)
 
@@ -140,7 +140,7 @@ def test_prepare_runs_in_the_job_thread_with_progress_and_its_data_is_kept() -> 
         return Prepared(_blobs())
 
     job.start(prepare, "pca")
-    assert job.wait(30)
+    assert job.wait(60)
     status = job.status()
     assert threads == ["nbviz-pca"] and 0.5 in progress
     assert status.state == "done" and status.layout.shape == (300, 2)
@@ -151,19 +151,19 @@ def test_prepare_runs_in_the_job_thread_with_progress_and_its_data_is_kept() -> 
 def test_failures_while_preparing_are_reported_with_their_stage() -> None:
     job = ProjectionJob()
     job.start(_blobs(), "pca")
-    job.wait(30)
+    job.wait(60)
     good = job.layout
 
     def broken(cancel, report):
         raise ValueError("layer 'x' gives no vectors")
 
     job.start(broken, "pca")
-    job.wait(30)
+    job.wait(60)
     status = job.status()
     assert (status.state, status.stage, status.error_type) == ("failed", "prepare", "ValueError")
     assert status.reason == "layer 'x' gives no vectors" and status.layout is good
     job.start(lambda cancel, report: np.full((4, 2), np.inf), "pca")  # unusable prepared points
-    job.wait(30)
+    job.wait(60)
     assert job.status().state == "failed" and "the points has NaN or infinite" in job.status().reason
 
 
@@ -173,11 +173,11 @@ def test_cancel_while_preparing() -> None:
 
     def slow(cancel, report):
         inside.set()
-        cancel.wait(10)
+        cancel.wait(60)
         return _blobs()
 
     job.start(slow, "pca")
-    assert inside.wait(10)
+    assert inside.wait(60)
     job.cancel(wait=True)
     assert job.status().state == "cancelled" and job.layout is None and job.threads_alive == 0
 
@@ -187,12 +187,12 @@ def test_a_new_start_supersedes_the_running_one_without_waiting_for_it() -> None
     job = ProjectionJob()
 
     def stuck(cancel, report):
-        release.wait(10)  # ignores cancel: e.g. blocked on a long training step
+        release.wait(60)  # ignores cancel: e.g. blocked on a long training step
         return np.ones((300, 6), np.float32)
 
     job.start(stuck, "pca")
     job.start(_blobs(), "pca")  # returns at once although the first has not ended
-    assert job.wait(30) and job.status().state == "done"
+    assert job.wait(60) and job.status().state == "done"
     newest = job.layout
     release.set()
     job.cancel(wait=True)
@@ -205,9 +205,13 @@ def test_concurrent_starts_leave_one_run_in_force(monkeypatch) -> None:
 
     project_mod = sys.modules["nbviz.embed.project"]
     outcomes: list[str] = []
+    all_started = threading.Event()
 
     def patient(X, method, init=None, callback=None, cancel=None, **kw):
-        if cancel.wait(1.5):
+        # start() cancels the run it supersedes before it returns: once all four starts have
+        # returned, every run but the last is cancelled (a fixed wait here raced the starters)
+        assert all_started.wait(60), "the four starts never returned"
+        if cancel.is_set():
             outcomes.append("cancelled")
             raise ProjectionCancelled("cancelled")
         outcomes.append("done")
@@ -227,7 +231,8 @@ def test_concurrent_starts_leave_one_run_in_force(monkeypatch) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert job.wait(30) and job.status().state == "done"
+    all_started.set()
+    assert job.wait(60) and job.status().state == "done"
     job.cancel(wait=True)
     assert job.threads_alive == 0
     assert outcomes.count("done") == 1  # the others stopped before or inside project()
@@ -240,15 +245,15 @@ def test_align_rotates_the_new_layout_onto_the_previous(monkeypatch) -> None:
     job = ProjectionJob()
     X = _blobs()
     job.start(X, "pca")
-    job.wait(30)
+    job.wait(60)
     first = job.layout
     turn = np.array([[0, -1], [1, 0]], np.float32)  # the same picture, turned a quarter
     monkeypatch.setattr(project_mod, "project", lambda X, method, **kw: first @ turn + 3.0)
     job.start(X, "pca", align=True)
-    job.wait(30)
+    job.wait(60)
     np.testing.assert_allclose(job.layout, first, atol=1e-3)
     job.start(X, "pca")  # without align the turned picture is kept as it came
-    job.wait(30)
+    job.wait(60)
     np.testing.assert_allclose(job.layout, first @ turn + 3.0, atol=1e-5)
 
 
@@ -282,10 +287,10 @@ def test_jobs_still_running_at_exit_are_cancelled() -> None:
 
     def endless(cancel, report):
         started.set()
-        cancel.wait(30)
+        cancel.wait(60)
         return _blobs()
 
     job.start(endless, "pca")
-    assert started.wait(10)
+    assert started.wait(60)
     project_mod._cancel_jobs_at_exit()  # what atexit runs before daemon threads are killed
     assert job.threads_alive == 0 and job.status().state == "cancelled"

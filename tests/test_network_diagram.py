@@ -73,7 +73,7 @@ def test_edges_are_the_weights_and_thumbnails_are_each_nodes_map():
         assert boundary.units_box.layout.display == "none"
         assert diagram.sizes == [3, 4, 3, 2]
         assert diagram.labels[:3] == ["x1", "x2", "x1*x2"] and diagram.labels[-1] == "class 1 score"
-        wait_until(lambda: (boundary.refresh(), diagram.refresh(), diagram.canvas.count == 12)[2], 30)
+        wait_until(lambda: (boundary.refresh(), diagram.refresh(), diagram.canvas.count == 12)[2], 60)
         model = session.model
         linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
         expected = np.concatenate([m.weight.detach().numpy().reshape(-1) for m in linears]).astype(np.float32)
@@ -108,7 +108,7 @@ def test_edges_are_the_weights_and_thumbnails_are_each_nodes_map():
         before = bytes(diagram.canvas.weights)
         session.step(10)
         wait_until(lambda: session.state == "paused" and session.step_count == 10, 60)
-        wait_until(lambda: (boundary.refresh(), diagram.refresh(), bytes(diagram.canvas.weights) != before)[2], 30)
+        wait_until(lambda: (boundary.refresh(), diagram.refresh(), bytes(diagram.canvas.weights) != before)[2], 60)
         assert boundary.maps.step == 10
     finally:
         diagram.close()
@@ -121,7 +121,7 @@ def test_decision_boundary_unit_grid_enlarges_the_unit_the_pointer_rests_on():
     session = playground_session()
     view = DecisionBoundary(session)
     try:
-        wait_until(lambda: (view.refresh(), view.maps is not None)[1], 30)
+        wait_until(lambda: (view.refresh(), view.maps is not None)[1], 60)
         view.refresh()
         assert view.unit_view.count == 0
         send(view.units_view, type="hover", index=2)
@@ -188,6 +188,8 @@ def train(with_diagram: bool, steps: int = 24) -> tuple[dict[str, torch.Tensor],
         wait_until(lambda: diagram.canvas.count > 0 and boundary.maps.step == half, 60)
     session.step(steps - half)
     wait_until(lambda: session.state == "paused" and session.step_count == steps, 60)
+    if diagram is not None:  # and one at the end: at least two, whatever the refresher's speed
+        wait_until(lambda: boundary.maps.step == steps, 60)
     stop.set()
     drawn = 0
     if diagram is not None and boundary is not None:

@@ -87,7 +87,7 @@ def test_controls_rebuild_or_apply_live_and_buttons_drive_the_session():
         play.play_button.click()
         wait_until(lambda: play.session.step_count >= 10, 60)
         play.pause_button.click()
-        wait_until(lambda: play.session.state == "paused", 30)
+        wait_until(lambda: play.session.state == "paused", 60)
         play.reset_button.click()
         assert play.session.step_count == 0
         play.export_button.click()

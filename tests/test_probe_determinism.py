@@ -46,7 +46,7 @@ def train(views: str) -> tuple[dict[str, torch.Tensor], torch.Tensor, int, set[i
                 if cls not in ("FeatureMaps", "ModelStructure", "DecisionBoundary"):
                     opened.append(getattr(importlib.import_module(module), cls)(session))
         # hooks live only during a probe pass (checked where no probe of the pump can run)
-        session.run_at_batch_boundary(lambda: no_hooks_anywhere(session.model)).result(30)
+        session.run_at_batch_boundary(lambda: no_hooks_anywhere(session.model)).result(60)
     steps_seen: set[int] = set()
     stop = threading.Event()
 
@@ -60,13 +60,20 @@ def train(views: str) -> tuple[dict[str, torch.Tensor], torch.Tensor, int, set[i
             steps_seen.add(opened[0]._cache_step)
             i += 1
 
+    def probed_at(step: int) -> None:  # a loaded machine may starve the refresher for a while
+        if opened:
+            wait_until(lambda: step in steps_seen, 60, f"a feature-map capture at step {step}")
+
     refresher = threading.Thread(target=keep_refreshing, daemon=True)
     if opened:
         refresher.start()
+    probed_at(0)
     session.step(STEPS // 2)
     wait_until(lambda: session.state == "paused", 60)
+    probed_at(STEPS // 2)  # a probe between training steps, surely
     session.step(STEPS - STEPS // 2)
     wait_until(lambda: session.state == "paused" and session.step_count == STEPS, 60)
+    probed_at(STEPS)
     stop.set()
     if opened:
         refresher.join(30)

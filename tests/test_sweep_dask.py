@@ -183,5 +183,5 @@ def test_the_default_local_cluster_splits_the_cores_between_worker_processes(tmp
     assert all(int(t.value) % 1000 != os.getpid() % 1000 for t in sweep.trials)  # not in this process
     assert sweep._executor is None  # the local cluster went with the sweep's end
     sweep.start()  # nothing left to run: no cluster is started again
-    sweep.wait(30)
+    sweep.wait(60)
     assert "all 4 trials done" in sweep.records.status and cores >= 1

@@ -7,6 +7,7 @@ import weakref
 
 import pytest
 import torch
+from helpers import wait_until
 from ipywidgets.widgets import widget as widget_module
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -69,13 +70,16 @@ def test_a_new_dashboard_of_the_same_run_retires_the_old_one():
     old = nbviz.Dashboard(session, tabs=["Weights"])
     old_controls = old.controls
     new = nbviz.Dashboard(session, tabs=["Weights"])
-    assert old_controls.closed and not old_controls.active
-    assert "newer dashboard" in old.children[0].value
-    assert not new.controls.closed
-    session.step(2)
-    session.wait(timeout=30) if not session.loop_active else None
-    new.close()
-    old.close()
+    try:
+        assert old_controls.closed and not old_controls.active
+        assert "newer dashboard" in old.children[0].value
+        assert not new.controls.closed
+        session.step(2)  # the run goes on under the new dashboard
+        wait_until(lambda: session.state == "paused" and session.step_count == 2)
+    finally:  # step() leaves the run paused, its thread alive: end it
+        session.stop()
+        new.close()
+        old.close()
 
 
 def test_history_is_recorded_from_the_moment_a_dashboard_exists():

@@ -44,7 +44,9 @@ def test_pause_step_and_stop_from_the_dashboard_reach_a_threaded_loop():
     model, optimizer, viz = make_watch()
     board = viz.dashboard()
     viz.pause()
-    viz.run_in_thread(train, viz, model, optimizer, make_loader(), 3)
+    # epochs enough that the loop cannot end on its own before Stop, however the threads are
+    # scheduled (3 epochs = 48 steps could all run between two polls on a loaded machine)
+    viz.run_in_thread(train, viz, model, optimizer, make_loader(), 1000)
     wait_until(lambda: viz.state == "paused")
     assert viz.step_count == 0
     board.controls.step_count_field.value = 3
@@ -55,8 +57,8 @@ def test_pause_step_and_stop_from_the_dashboard_reach_a_threaded_loop():
     wait_until(lambda: viz.step_count >= 6)
     assert optimizer.param_groups[0]["lr"] == 0.02
     board.controls.stop_button.click()
-    viz.wait(timeout=20)
-    assert viz.state == "stopped" and viz.step_count < 48
+    viz.wait(timeout=60)
+    assert viz.state == "stopped" and viz.step_count < 1000 * 16
     board.close()
 
 
@@ -71,7 +73,7 @@ def test_a_failing_loop_is_reported_and_reraised():
 
     viz.run_in_thread(broken)
     with pytest.raises(TrainingError, match="my bug"):
-        viz.wait(timeout=20)
+        viz.wait(timeout=60)
     assert viz.state == "failed" and viz.step_count == 3
 
 

@@ -144,12 +144,12 @@ def test_steering_outside_a_kernel_says_so():
     viz = nbviz.watch(model, opt)
     assert viz.steering.startswith("not steerable: no Jupyter kernel")
     done = threading.Event()
-    viz.run_in_thread(lambda: (viz.checkpoint(), done.wait(5)))
+    viz.run_in_thread(lambda: (viz.checkpoint(), done.wait(60)))
     while viz._loop_thread is None:
         threading.Event().wait(0.01)
     assert viz.steering == "training thread"
     done.set()
-    viz.wait(5)
+    viz.wait(60)
     assert viz.state == "finished"
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from . import hyperparams
+from . import hyperparams, live
 from .allocator import AllocatorTuning
 from .callbacks import HOOKS, Callback
 from .control import TrainingControl
@@ -60,6 +60,7 @@ class SessionBase(abc.ABC):
         self._probe_exhausted = False
         self._started_at = time.monotonic()
         self.allocator: AllocatorTuning | None = None  # what the CPU allocator tuning did
+        live.track(self)
 
     def allocator_note(self) -> str | None:
         """One line on how this run's memory allocator is set up, for the dashboard."""
@@ -82,6 +83,11 @@ class SessionBase(abc.ABC):
 
     def _in_loop_thread(self) -> bool:
         return False
+
+    @property
+    def loop_thread(self) -> threading.Thread | None:
+        """The background thread nbviz started to run this run's loop, if any."""
+        return None
 
     @property
     def fires_backward_hooks(self) -> bool:

@@ -248,6 +248,10 @@ class TrainingSession(SessionBase):
     def _in_loop_thread(self) -> bool:
         return threading.current_thread() is self._thread
 
+    @property
+    def loop_thread(self) -> threading.Thread | None:
+        return self._thread
+
     def _split_batch(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         return self.batch_format.split(batch)
 

@@ -149,6 +149,11 @@ class Watch(SessionBase):
     def _in_loop_thread(self) -> bool:
         return threading.current_thread() is self._loop_thread
 
+    @property
+    def loop_thread(self) -> threading.Thread | None:
+        """The thread :meth:`run_in_thread` started (a loop run in a cell has none)."""
+        return self._runner
+
     def _split_batch(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
         return self.batch_format.split(batch)
 

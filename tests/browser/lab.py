@@ -47,7 +47,7 @@ def run_all_cells(page: Page, timeout: float = 300) -> None:
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
         accept_kernel_dialog(page, wait_s=1.0)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded machine starts cells late; a retry would queue them twice
         while time.monotonic() < deadline:
             if any(re.search(r"\[(\*|\d+)\]", t) for t in prompts.all_inner_texts()):
                 wait_all_cells_done(page, timeout)
@@ -181,7 +181,7 @@ def chart_problems(figures: list[dict], must_draw: tuple[str, ...] = ()) -> list
     return problems
 
 
-def assert_charts_ok(scope, must_draw: tuple[str, ...] = (), timeout: float = 30) -> list[dict]:
+def assert_charts_ok(scope, must_draw: tuple[str, ...] = (), timeout: float = 60) -> list[dict]:
     """Wait until every bqplot figure in ``scope`` drew finite coordinates (and those named
     in ``must_draw`` drew something), then return the report; fail with the problems."""
     deadline = time.monotonic() + timeout

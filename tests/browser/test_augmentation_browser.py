@@ -21,12 +21,12 @@ def test_toggling_rotation_changes_the_preview(page, lab) -> None:
     wait_kernel_idle(page)
     assert not [e for e in cell_errors(page) if "Traceback" in e]
     page.locator(CANVAS).first.wait_for(state="visible", timeout=60_000)
-    before = wait_for(lambda: _canvas_data(page), 30, "the preview to be drawn")
+    before = wait_for(lambda: _canvas_data(page), 60, "the preview to be drawn")
     checkbox = page.locator(ROTATION).first
     was_checked = checkbox.is_checked()
     checkbox.click()
     try:
-        after = wait_for(lambda: (d := _canvas_data(page)) != before and d, 30,
+        after = wait_for(lambda: (d := _canvas_data(page)) != before and d, 60,
                           "the preview to change after toggling rotation")
     except AssertionError:
         screenshot(page, "augmentation_preview_unchanged")

@@ -76,5 +76,5 @@ def test_hover_shows_thumbnail_and_box_selection_reaches_python(page, lab) -> No
     page.keyboard.press("Shift+Enter")
     wait_kernel_idle(page)
     output = wait_for(lambda: re.search(r"SELECTED (\d+)", last.locator(".jp-OutputArea").inner_text()),
-                       30, "the SELECTED line")
+                       60, "the SELECTED line")
     assert int(output.group(1)) == count

@@ -14,7 +14,7 @@ def data_url(canvas) -> str:
     return canvas.evaluate("c => c.toDataURL()")
 
 
-def wait_changed(canvas, before: str, what: str, timeout: float = 30) -> str:
+def wait_changed(canvas, before: str, what: str, timeout: float = 60) -> str:
     deadline = time.monotonic() + timeout
     while True:
         now = data_url(canvas)
@@ -33,7 +33,7 @@ def test_layer_switch_and_channel_slider_redraw_the_canvases(page, lab):
     grid = view.locator(".nbviz-fm-grid canvas")
     channel = view.locator(".nbviz-fm-channel canvas")
     grid.wait_for(state="visible")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # a hang guard
     while grid.evaluate("c => c.width") == 0:  # first frame drawn
         assert time.monotonic() < deadline, "the feature-map grid was never drawn"
         time.sleep(0.2)
@@ -62,7 +62,7 @@ def test_layer_switch_and_channel_slider_redraw_the_canvases(page, lab):
     grid_before = data_url(grid)
     table.select_option(index=index)
     layer = page.locator(".nbviz-feature-maps").first.locator(".nbviz-fm-layer select")
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60  # a hang guard
     while not layer.evaluate("s => s.options[s.selectedIndex].text").startswith("features.2.1"):
         assert time.monotonic() < deadline, "the feature maps did not follow the structure table"
         time.sleep(0.2)

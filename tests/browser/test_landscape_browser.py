@@ -55,6 +55,6 @@ def test_landscape_draws_surface_path_and_line(page, lab):
     assert "contours" in view.inner_text()
     # a narrower window (1024 px): the controls wrap, the plane and the line charts still draw
     page.set_viewport_size({"width": 1024, "height": 1300})
-    assert_charts_ok(view, must_draw=("loss on the plane", "loss along the line"), timeout=30)
+    assert_charts_ok(view, must_draw=("loss on the plane", "loss along the line"), timeout=60)
     view.scroll_into_view_if_needed()
     screenshot(page, "views/landscape-1024")

@@ -77,21 +77,21 @@ def test_play_bends_the_boundary_and_moves_the_diagram_edges_and_hover_enlarges_
     # hover: a hidden unit's map is enlarged while the pointer rests on it, and goes on leaving
     assert width(zoom) == 0
     diagram.hover(position=at(diagram, *node_centre(1, 2, 8)))
-    wait_for(lambda: width(zoom) > 100, 30, "the hovered node's map to be enlarged")
+    wait_for(lambda: width(zoom) > 100, 60, "the hovered node's map to be enlarged")
     assert "hidden layer 1, unit 2" in play.locator(".nbviz-network-view").inner_text()
     screenshot(page, "playground_hover")
     page.mouse.move(2, 2)
-    wait_for(lambda: width(zoom) == 0, 30, "the enlarged map to go when the pointer leaves")
+    wait_for(lambda: width(zoom) == 0, 60, "the enlarged map to go when the pointer leaves")
     # a click keeps a node enlarged
     diagram.click(position=at(diagram, *node_centre(3, 1, 2)))
-    wait_for(lambda: width(zoom) > 100, 30, "the clicked node's map to stay enlarged")
+    wait_for(lambda: width(zoom) > 100, 60, "the clicked node's map to stay enlarged")
     assert "class 1 score" in play.locator(".nbviz-network-view").inner_text()
     # the standalone DecisionBoundary's unit grid: hover enlarges a unit too
     alone = find_in_notebook(page, ".nbviz-decision-boundary >> nth=1")
     units, unit = alone.locator(".nbviz-db-units canvas"), alone.locator(".nbviz-db-unit canvas")
     wait_for(lambda: width(units) > 100, 60, "the unit grid to be drawn")
     units.hover(position={"x": 20, "y": 20})
-    wait_for(lambda: width(unit) > 100, 30, "the hovered unit's map to be enlarged")
+    wait_for(lambda: width(unit) > 100, 60, "the hovered unit's map to be enlarged")
     assert "hidden layer 1, unit 0" in alone.locator(".nbviz-db-unit").inner_text()
     screenshot(page, "playground_trained")
     page.set_viewport_size({"width": 1024, "height": 1000})
@@ -120,14 +120,14 @@ def test_decision_plane_tab_asks_for_three_images_then_draws_the_plane(page, lab
     tab = board.locator(".nbviz-decision-plane-tab")
     tab.wait_for(state="visible", timeout=60_000)
     message = tab.locator(".nbviz-plane-message")
-    wait_for(lambda: "pick three images" in message.inner_text(), 30, "the tab to ask for three images")
+    wait_for(lambda: "pick three images" in message.inner_text(), 60, "the tab to ask for three images")
     gallery = tab.locator(".nbviz-plane-gallery canvas")
-    wait_for(lambda: width(gallery) > 100, 30, "the probe images to pick from")
+    wait_for(lambda: width(gallery) > 100, 60, "the probe images to pick from")
     screenshot(page, "plane_tab_asks")
     for k in range(3):  # tiles are 40 px with 2 px gaps: the first three
         gallery.click(position={"x": 2 + 42 * k + 20, "y": 22})
         if k < 2:
-            wait_for(lambda k=k: f"picked {k + 1} of 3" in message.inner_text(), 30, f"{k + 1} picked")
+            wait_for(lambda k=k: f"picked {k + 1} of 3" in message.inner_text(), 60, f"{k + 1} picked")
     plane = tab.locator(".nbviz-plane-map canvas")
     wait_for(lambda: width(plane) >= 256, 90, "the plane to be drawn")
     wait_for(lambda: "predicted at A, B, C" in tab.inner_text() and "refining" not in tab.inner_text(), 120,

@@ -52,9 +52,9 @@ def test_sweep_view_draws_curves_while_trials_run_and_parallel_coordinates(page,
     wait_for(lambda: drawn_points(view) >= 4, 60, "the first trial's curve")
     first = drawn_points(view)
     time.sleep(1.5)
-    wait_for(lambda: drawn_points(view) > first, 30, "the curves to grow while the trials run")
+    wait_for(lambda: drawn_points(view) > first, 60, "the curves to grow while the trials run")
     wait_for(lambda: "finished: 6 trials" in view.inner_text(), 120, "the sweep to finish")
-    figures = assert_charts_ok(view, must_draw=("per trial", "Parameters vs loss"), timeout=30)
+    figures = assert_charts_ok(view, must_draw=("per trial", "Parameters vs loss"), timeout=60)
     parallel = next(f for f in figures if f["title"].startswith("Parameters vs loss"))
     lines = sum(m["drawn"] for m in parallel["marks"] if m["kind"] == "line")
     assert lines >= 6 + 1, parallel  # one per trial, and the best again in red

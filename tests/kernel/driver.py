@@ -42,7 +42,7 @@ class KernelDriver:
     def create_subshell(self) -> str:
         msg = self.kc.session.msg("create_subshell_request", {})
         self.kc.control_channel.send(msg)
-        reply = self.kc.control_channel.get_msg(timeout=10)
+        reply = self.kc.control_channel.get_msg(timeout=60)
         assert reply["content"]["status"] == "ok", reply["content"]
         return reply["content"]["subshell_id"]
 
@@ -99,7 +99,7 @@ class KernelDriver:
                                 "buffer_paths": []}, subshell_id)
 
     def poll(self, expression: str, predicate: Any, subshell_id: str | None = None,
-             timeout: float = 30.0) -> Any:
+             timeout: float = 60.0) -> Any:
         """Evaluate ``expression`` until ``predicate`` holds for its value; return that value."""
         deadline = time.monotonic() + timeout
         while True:

@@ -63,7 +63,8 @@ def exercise_controls(kernel, lr, subshell_id=None, ids_name="ids"):
     kernel.click(ids["start_button"], subshell_id)  # resume
     seen = kernel.poll("seen[-3:]", lambda v: v[-1][0] > frozen + 3, subshell_id)
     assert all(v == pytest.approx(lr) for _, v in seen)
-    first_new = kernel.eval_json(f"[s for s, v in seen if v == {lr}][0]", subshell_id)
+    # (steps after the pause only: the kernel is shared, so an earlier test may have used lr too)
+    first_new = kernel.eval_json(f"[s for s, v in seen if v == {lr} and s > {frozen}][0]", subshell_id)
     assert first_new == frozen + 2  # the batch right after the change saw it
     kernel.click(ids["pause_button"], subshell_id)
     kernel.poll("session.state", lambda s: s == "paused", subshell_id)
@@ -79,9 +80,14 @@ def test_subshell_comm_messages_reach_the_loop_while_the_main_shell_is_busy(kern
     # ipykernel routes a widget's comm messages to the shell the widget last published from:
     # a dashboard displayed from the subshell is served there, even while the main shell is busy
     kernel.execute("board2 = nbviz.Dashboard(session, tabs=[]); display(board2); "
-                   "ids2 = {n: getattr(board2.controls, n).model_id for n in ids}", subshell)
-    busy = kernel.execute_async("import time; time.sleep(25); print('main shell done')")
-    time.sleep(0.5)
-    exercise_controls(kernel, 0.0123, subshell, ids_name="ids2")
-    assert not kernel.finished(busy), "the controls worked while the main shell was busy"
+                   "ids2 = {n: getattr(board2.controls, n).model_id for n in ids}; "
+                   "import threading; release_main = threading.Event(); main_busy = False", subshell)
+    # the main shell stays busy until the test releases it (a fixed sleep there raced a slow machine)
+    busy = kernel.execute_async("main_busy = True; release_main.wait(600); print('main shell done')")
+    try:
+        kernel.poll("main_busy", lambda v: v is True, subshell)
+        exercise_controls(kernel, 0.0123, subshell, ids_name="ids2")
+        assert not kernel.finished(busy), "the main shell was busy all along"
+    finally:
+        kernel.execute("release_main.set()", subshell)
     assert "main shell done" in kernel.wait_output(busy, timeout=60)

@@ -117,7 +117,7 @@ def test_requests_queued_during_the_loop_run_after_it(kernel):
     assert not kernel.finished(queued)
     kernel.click(ids["stop_button"], None)
     assert "loop ended stopped" in kernel.wait_output(cell, timeout=60)
-    out = kernel.wait_output(queued, timeout=30)
+    out = kernel.wait_output(queued, timeout=60)
     assert "queued ran at step" in out and "stopped" in out
 
 
@@ -130,7 +130,7 @@ def test_an_interrupt_while_paused_stops_and_the_next_loop_runs(kernel):
     kernel.poll("viz.state", lambda s: s == "paused", observer)
     kernel.km.interrupt_kernel()
     with pytest.raises(RuntimeError, match="KeyboardInterrupt"):
-        kernel.wait_output(cell, timeout=30)
+        kernel.wait_output(cell, timeout=60)
     assert kernel.eval_json("[viz.state, viz.status_message.split(' at')[0]]") == \
         ["stopped", "interrupted"]
     out = kernel.execute("n = viz.step_count\n"
