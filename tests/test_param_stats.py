@@ -77,11 +77,20 @@ def test_time_throttle_limits_samples() -> None:
     model = nn.Linear(4, 2)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     stats = ParamStats(model, max_rate=1.0)  # at most one a second
+    now = [0.0]
+    stats._timing.clock = lambda: now[0]  # time moves only when the test says (no load can fail it)
     run = FakeRun()
     x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
     for _ in range(50):
         manual_step(model, opt, stats, run, x, y)
-    assert 1 <= stats.samples_taken <= 2
+    assert stats.samples_taken == 1
+    now[0] += 0.99
+    manual_step(model, opt, stats, run, x, y)
+    assert stats.samples_taken == 1
+    now[0] += 0.02  # a second after the first sample
+    for _ in range(5):
+        manual_step(model, opt, stats, run, x, y)
+    assert stats.samples_taken == 2
 
 
 def test_histogram_handles_nonfinite_constant_and_large() -> None:

@@ -4,6 +4,7 @@ resuming, checkpoints, and the view. The Dask cluster tests are in test_sweep_da
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import numpy as np
@@ -162,10 +163,14 @@ def test_a_trial_that_raises_is_failed_with_its_traceback_and_the_sweep_goes_on(
 
 
 def test_stop_one_trial_and_clone_another(tmp_path):
+    release = threading.Event()
+
     def long(trial):
-        for step in range(400):
+        step = 0
+        while not release.is_set():  # until stopped, or until the test lets it end: no race with load
             trial.report(step, loss=trial["x"] + trial["y"])
             time.sleep(0.005)
+            step += 1
         return trial["x"]
 
     s = sweep(tmp_path, objective=long, n_trials=2, flush_interval=0.05)
@@ -174,6 +179,7 @@ def test_stop_one_trial_and_clone_another(tmp_path):
     first = next(t for t in s.trials if t.state == "running")
     s.stop_trial(first.number)
     wait_until(lambda: s.records.trials[first.number].state == "stopped")
+    release.set()
     with pytest.raises(SweepSpaceError, match="must be one of"):
         s.clone(first.number, x=0.25)
     with pytest.raises(SweepSpaceError, match="not a parameter"):
