@@ -100,20 +100,12 @@ def train_rate(open_view: bool, steps: int, units: int) -> tuple[float, dict[str
     session = nbviz.TrainingSession(mlp(units), train, val, lr=0.03, epochs=10_000)
     view = DecisionBoundary(session, unit_grid=False) if open_view else None
     diagram = NetworkDiagram(view) if view is not None else None
-    passes: list[float] = []
     if view is not None:
         deadline = time.monotonic() + 30
         while (diagram is None or diagram.canvas.count == 0) and time.monotonic() < deadline:
             time.sleep(0.02)  # the first map and diagram are drawn before timing starts
         pump = view.context.pump
-        busy0, captures0 = pump.busy_seconds, view.captures
-        original = view._capture
-
-        def counted() -> None:
-            passes.append(view._pass_seconds)
-            original()
-
-        view._capture = counted  # type: ignore[method-assign]
+        busy0, captures0, passes0 = pump.busy_seconds, view.captures, view.pass_seconds
     t0 = time.perf_counter()
     session.step(steps)
     while session.step_count < steps or session.state != "paused":
@@ -121,7 +113,7 @@ def train_rate(open_view: bool, steps: int, units: int) -> tuple[float, dict[str
     elapsed = time.perf_counter() - t0
     info = {"captures": 0.0, "pass_s": 0.0, "pump_s": 0.0, "elapsed": elapsed}
     if view is not None and diagram is not None:
-        info.update(captures=view.captures - captures0, pass_s=sum(passes[1:]) + view._pass_seconds,
+        info.update(captures=view.captures - captures0, pass_s=view.pass_seconds - passes0,
                     pump_s=pump.busy_seconds - busy0)
         diagram.close()
         view.close()

@@ -130,6 +130,7 @@ class DecisionBoundary(LiveView):
         self._asked = False
         self._timing = TimeBudget(self.train_interval, self.training_share, clock=time.monotonic)
         self.companion_seconds = 0.0  # a NetworkDiagram's drawing cost per map (pump thread)
+        self.pass_seconds = 0.0  # grid passes' time in the training thread, all told (benches)
         self._drawn: tuple | None = None
         self._build()
         self.observe(lambda _change: self.poke(),
@@ -248,6 +249,7 @@ class DecisionBoundary(LiveView):
             self._asked = False
             self.maps = result[0]
             self._timing.record(result[1])
+            self.pass_seconds += result[1]
             self.captures += 1
 
         def on_error(error: BaseException) -> None:
