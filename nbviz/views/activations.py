@@ -60,7 +60,7 @@ class ActivationStats(LiveView):
             raise ValueError(f"budget must be a fraction between 0 and 1, got {budget!r}")
         super().__init__(session)
         self.add_class("nbviz-activations")
-        self.probe_size, self.period, self.budget = probe_size, float(period), float(budget)
+        self.probe_size = probe_size
         self.report: ActivationReport | None = None
         self.message = widgets.HTML(message_html("Computing activation statistics...", "info"))
         self.flags = widgets.HTML()
@@ -82,7 +82,7 @@ class ActivationStats(LiveView):
         figures = [self.std_chart, self.zero_chart]
         self._future: Future | None = None
         self._started = 0.0
-        self._timing = TimeBudget(self.period, self.budget, clock=time.monotonic)
+        self._timing = TimeBudget(float(period), float(budget), clock=time.monotonic)  # passes' spacing
         self._step = -1
         self._no_probe = False  # set when the run has no probe data: nothing to ask for
         self.children = [self.message, self.flags,

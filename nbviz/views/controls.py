@@ -77,7 +77,7 @@ class ControlBar(LiveView):
     """
 
     # twice a second while training runs (each refresh sends the step counter), and at once
-    # after a click on the bar (see :meth:`poke`)
+    # after a click on the bar (each handler pokes it)
     min_interval = 0.5
 
     def __init__(self, session: SessionBase) -> None:
@@ -170,10 +170,6 @@ class ControlBar(LiveView):
         except (RuntimeError, ValueError) as exc:
             self._say(str(exc), "warning")
         self.poke()
-
-    def poke(self) -> None:
-        """Refresh at the pump's next wake-up, not after ``min_interval``: a click shows at once."""
-        self.context.pump.poke(self)
 
     def _on_lr_slider(self, change: dict[str, Any]) -> None:
         if not self._is_echo():

@@ -275,7 +275,7 @@ class FeatureMaps(ProbeSampleView):
         layer, channel, sample = self.layer, self.channel, self.sample
         key = (layer, sample)
         capture = self._capture
-        capture.interval = self.train_interval
+        capture.timing.min_interval = self.train_interval
         capture.update(key, self.layers[layer].calls)
         if capture.waiting_longer_than(self.timeout):
             self._show_status(f"waiting for the training thread to reach a batch boundary to "

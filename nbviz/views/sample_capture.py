@@ -34,6 +34,7 @@ class SampleCapture:
         step: the training step it was taken at.
         error: why the last capture failed ("" if it did not).
         captures: forward passes run so far (for tests and benches).
+        timing: when training-driven re-captures are due (``min_interval``: the view's own).
     """
 
     def __init__(self, view: LiveView, inputs: torch.Tensor, interval: float) -> None:
@@ -46,15 +47,6 @@ class SampleCapture:
         self.captures = 0
         self.asked: Key | None = None
         self.asked_at = 0.0
-
-    @property
-    def interval(self) -> float:
-        """Seconds between captures driven by training, at least."""
-        return self.timing.min_interval
-
-    @interval.setter
-    def interval(self, seconds: float) -> None:
-        self.timing.min_interval = seconds
 
     def update(self, key: Key, calls: int) -> None:
         """Ask for ``key`` if it is not what is cached or training moved on (pump thread)."""
